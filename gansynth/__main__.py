@@ -1,0 +1,3 @@
+from gansynth.cli import main
+
+raise SystemExit(main())

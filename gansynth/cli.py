@@ -1,0 +1,68 @@
+"""The `gansynth` command line: a thin layer over the library.
+
+Each subsystem keeps its subcommands in its own module with a `register(subparsers)` function
+(listed in COMMAND_MODULES); each benchmark is a module of `gansynth.bench` with `add_arguments`
+and `run` (listed in BENCH_MODULES). Errors a user can cause (`GansynthError`) become one line on
+stderr and exit status 2; heavy imports happen inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from gansynth import __version__
+from gansynth.errors import GansynthError
+
+# modules with `register(subparsers: argparse._SubParsersAction) -> None`
+COMMAND_MODULES: tuple[str, ...] = ()
+
+# name -> module with `add_arguments(parser)` and `run(args) -> None`
+BENCH_MODULES: dict[str, str] = {
+    "spectral": "gansynth.bench.spectral",
+}
+
+
+def _run_bench(args: argparse.Namespace) -> None:
+    module = importlib.import_module(BENCH_MODULES[args.bench_name])
+    module.run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gansynth",
+        description="GANSynth-style neural note synthesizer: train, render notes and MIDI scores.")
+    parser.add_argument("--version", action="version", version=f"gansynth {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    bench = subparsers.add_parser("bench", help="measure throughput against a reference in one run")
+    bench_sub = bench.add_subparsers(dest="bench_name", metavar="WHAT", required=True)
+    for name, module_name in BENCH_MODULES.items():
+        module = importlib.import_module(module_name)
+        sub = bench_sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
+        module.add_arguments(sub)
+        sub.set_defaults(handler=_run_bench)
+
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0
+    try:
+        result = handler(args)
+    except GansynthError as err:
+        print(f"gansynth: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gansynth: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
