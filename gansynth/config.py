@@ -253,3 +253,15 @@ def save_config(config: Any, path: str | os.PathLike[str]) -> None:
 
     with atomic_path(path) as tmp:
         tmp.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+
+
+# ---------------------------------------------------------------------------------------------
+# Dataset config (gansynth.data) -- section owned by the data work
+
+
+# ---------------------------------------------------------------------------------------------
+# GAN model / schedule / training / experiment configs (gansynth.training) -- owned by the GAN work
+
+
+# ---------------------------------------------------------------------------------------------
+# LSTM sequence model configs (gansynth.sequence) -- owned by the sequence work
