@@ -258,10 +258,324 @@ def save_config(config: Any, path: str | os.PathLike[str]) -> None:
 # ---------------------------------------------------------------------------------------------
 # Dataset config (gansynth.data) -- section owned by the data work
 
+NSYNTH_FAMILIES = ("bass", "brass", "flute", "guitar", "keyboard", "mallet", "organ", "reed",
+                   "string", "synth_lead", "vocal")
+NSYNTH_SOURCES = ("acoustic", "electronic", "synthetic")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which notes to train on and how to read them (gansynth.data, docs/data.md).
+
+    path: an NSynth-style folder (examples.json + audio/*.wav) or an NSynth TFRecord file.
+    split: keep only notes of this split (e.g. "train"); None keeps every note.
+    split_csv: the `id,split` CSV; None means `<path>/splits.csv` when `split` is set.
+    pitch_min, pitch_max: MIDI pitch range kept (inclusive); other notes are left out and counted.
+    instrument_sources, families, velocities: keep only these (empty = all).
+    cache: feature cache folder (`gansynth data cache`); None computes features from audio.
+    num_workers: DataLoader worker processes.
+    skip_bad: skip (and count) unreadable or malformed notes instead of stopping with an error.
+    strict: refuse audio at another sample rate instead of resampling it.
+    """
+
+    path: str = "data/fixtures/gm_tiny"
+    split: str | None = None
+    split_csv: str | None = None
+    pitch_min: int = 24
+    pitch_max: int = 84
+    instrument_sources: tuple[str, ...] = ()
+    families: tuple[str, ...] = ()
+    velocities: tuple[int, ...] = ()
+    cache: str | None = None
+    num_workers: int = 0
+    skip_bad: bool = False
+    strict: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.pitch_min <= self.pitch_max <= 127:
+            raise ConfigError(f"data.pitch_min {self.pitch_min} and data.pitch_max {self.pitch_max} "
+                              "must satisfy 0 <= pitch_min <= pitch_max <= 127")
+        for family in self.families:
+            if family not in NSYNTH_FAMILIES:
+                raise ConfigError(f"data.families: {family!r} is not one of {NSYNTH_FAMILIES}")
+        for source in self.instrument_sources:
+            if source not in NSYNTH_SOURCES:
+                raise ConfigError(f"data.instrument_sources: {source!r} is not one of {NSYNTH_SOURCES}")
+        for velocity in self.velocities:
+            if not 0 <= velocity <= 127:
+                raise ConfigError(f"data.velocities: {velocity} is not a MIDI velocity (0..127)")
+        if self.num_workers < 0:
+            raise ConfigError(f"data.num_workers must be >= 0, got {self.num_workers}")
+
 
 # ---------------------------------------------------------------------------------------------
 # GAN model / schedule / training / experiment configs (gansynth.training) -- owned by the GAN work
 
+PAPER_GAN_CHANNELS = (256, 256, 256, 256, 128, 64, 32)
+NORMALIZERS = ("prespecified", "fitted")
+
+
+@dataclass(frozen=True)
+class GANModelConfig:
+    """Sizes of the progressive generator and discriminator (gansynth.models).
+
+    channels: feature channels per resolution block, lowest resolution first (the paper's table
+        is 256, 256, 256, 256, 128, 64, 32 for 2x16 .. 128x1024). Its length is the number of
+        blocks; the last block always has the full spectrogram resolution, so the first block's
+        shape is (frames, bins) / 2^(blocks - 1).
+    latent_dim: size of the latent vector z ~ N(0, 1).
+    mbstd_group: group size of the discriminator's minibatch standard deviation.
+    """
+
+    latent_dim: int = 256
+    channels: tuple[int, ...] = PAPER_GAN_CHANNELS
+    mbstd_group: int = 4
+
+    def __post_init__(self) -> None:
+        if self.latent_dim < 1:
+            raise ConfigError(f"model.latent_dim must be >= 1, got {self.latent_dim}")
+        if not self.channels or any(c < 1 for c in self.channels):
+            raise ConfigError(f"model.channels must be a non-empty list of positive ints, got {list(self.channels)}")
+        if self.mbstd_group < 1:
+            raise ConfigError(f"model.mbstd_group must be >= 1, got {self.mbstd_group}")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Progressive growing by images seen (summed over all devices): 2 * blocks - 1 stages of
+    `stage_images` each, alternating stable and transition; training stops at `max_images`."""
+
+    stage_images: int = 800_000
+    max_images: int = 11_000_000
+
+    def __post_init__(self) -> None:
+        if self.stage_images < 1 or self.max_images < 1:
+            raise ConfigError(f"schedule.stage_images and schedule.max_images must be >= 1, got "
+                              f"{self.stage_images} and {self.max_images}")
+
+
+@dataclass(frozen=True)
+class GANTrainConfig:
+    """Optimization and logging of the GAN (gansynth.training).
+
+    batch_size: examples per device and step (the global batch is batch_size x devices).
+    lr, betas: Adam for both networks. ema_decay: of the generator copy used for samples/export.
+    gp_weight, gp_target, drift_weight, aux_weight: loss weights (WGAN-GP, drift, pitch classifier).
+    seed: seeds weights, latents and data order.
+    log_every_images, sample_every_images, checkpoint_every_images: intervals in images seen.
+    num_samples: EMA samples (fixed z and pitch) written at each sample interval.
+    normalizer: "prespecified" (GANSynth's constants) or "fitted" (per-channel range of
+        `normalizer_batches` training batches).
+    """
+
+    batch_size: int = 8
+    lr: float = 8e-4
+    betas: tuple[float, float] = (0.0, 0.99)
+    ema_decay: float = 0.999
+    gp_weight: float = 10.0
+    gp_target: float = 1.0
+    drift_weight: float = 0.001
+    aux_weight: float = 10.0
+    seed: int = 0
+    log_every_images: int = 800
+    sample_every_images: int = 100_000
+    checkpoint_every_images: int = 100_000
+    num_samples: int = 8
+    normalizer: str = "prespecified"
+    normalizer_batches: int = 16
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"train.batch_size must be >= 1, got {self.batch_size}")
+        if self.lr <= 0 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ConfigError(f"train.lr must be > 0 and train.betas in [0, 1), got {self.lr}, {list(self.betas)}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.gp_target <= 0:
+            raise ConfigError(f"train.gp_target must be > 0, got {self.gp_target}")
+        for name in ("log_every_images", "sample_every_images", "checkpoint_every_images"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.num_samples < 0 or self.normalizer_batches < 1:
+            raise ConfigError("train.num_samples must be >= 0 and train.normalizer_batches >= 1")
+        if self.normalizer not in NORMALIZERS:
+            raise ConfigError(f"train.normalizer {self.normalizer!r} is not one of {NORMALIZERS}")
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """Passed through to `lightning.Trainer`: accelerator ("auto", "cpu", "gpu"), devices (an
+    int or "auto"), num_nodes, strategy ("auto", "ddp", "ddp_find_unused_parameters_true", ...;
+    "auto" picks the latter on more than one device) and precision ("32-true", "bf16-mixed")."""
+
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+
+    def __post_init__(self) -> None:
+        if self.num_nodes < 1:
+            raise ConfigError(f"trainer.num_nodes must be >= 1, got {self.num_nodes}")
+        if isinstance(self.devices, int) and self.devices < 1:
+            raise ConfigError(f"trainer.devices must be >= 1 or 'auto', got {self.devices}")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything a GAN training run needs; saved resolved with every run and checkpoint.
+
+    output: run folder (checkpoints/, logs/, samples/, config.yaml).
+    """
+
+    spectral: SpectralConfig = dataclasses.field(default_factory=SpectralConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: GANModelConfig = dataclasses.field(default_factory=GANModelConfig)
+    schedule: ScheduleConfig = dataclasses.field(default_factory=ScheduleConfig)
+    train: GANTrainConfig = dataclasses.field(default_factory=GANTrainConfig)
+    trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
+    output: str = "runs/gansynth"
+
+    def __post_init__(self) -> None:
+        scale = 2 ** (len(self.model.channels) - 1)
+        frames, bins = self.spectral.frames, self.spectral.bins
+        if frames % scale or bins % scale:
+            raise ConfigError(f"model.channels has {len(self.model.channels)} blocks, but the "
+                              f"{frames} x {bins} spectrogram does not halve that often; use fewer blocks")
+
+    @property
+    def num_pitches(self) -> int:
+        """Pitch classes of the conditioning one-hot: data.pitch_max - data.pitch_min + 1."""
+        return self.data.pitch_max - self.data.pitch_min + 1
+
+    @property
+    def start_shape(self) -> tuple[int, int]:
+        """(frames, bins) of the first resolution block: the full shape / 2^(blocks - 1)."""
+        scale = 2 ** (len(self.model.channels) - 1)
+        return (self.spectral.frames // scale, self.spectral.bins // scale)
+
 
 # ---------------------------------------------------------------------------------------------
 # LSTM sequence model configs (gansynth.sequence) -- owned by the sequence work
+
+
+@dataclass(frozen=True)
+class SequenceTokenizerConfig:
+    """Performance-RNN style event vocabulary (miditok MIDILike) on an absolute clock.
+
+    Every score is first mapped to seconds, then to a fixed reference clock of 120 bpm (one beat
+    = 0.5 s), so a TimeShift token is a duration in seconds whatever the source tempo.
+    pitch_low, pitch_high: inclusive MIDI pitch range of NoteOn / NoteOff tokens.
+    num_velocities: velocity bins (1..127 quantized to this many Velocity tokens).
+    steps_per_second: time-shift resolution (32 -> 31.25 ms steps); must be even.
+    max_shift_seconds: the longest single TimeShift token (longer gaps use several tokens).
+    max_note_seconds: a note held longer (or never released) is cut to this on decoding.
+    """
+
+    pitch_low: int = 21
+    pitch_high: int = 108
+    num_velocities: int = 16
+    steps_per_second: int = 32
+    max_shift_seconds: float = 1.0
+    max_note_seconds: float = 4.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.pitch_low < self.pitch_high <= 127:
+            raise ConfigError(f"sequence tokenizer pitch range {self.pitch_low}..{self.pitch_high} "
+                              "must satisfy 0 <= pitch_low < pitch_high <= 127")
+        if not 1 <= self.num_velocities <= 127:
+            raise ConfigError(f"tokenizer.num_velocities must be in 1..127, got {self.num_velocities}")
+        if self.steps_per_second < 2 or self.steps_per_second % 2:
+            raise ConfigError(f"tokenizer.steps_per_second must be an even number >= 2, got "
+                              f"{self.steps_per_second}")
+        if self.max_shift_seconds <= 0 or not float(self.max_shift_seconds * 2).is_integer():
+            raise ConfigError(f"tokenizer.max_shift_seconds must be a positive multiple of 0.5, got "
+                              f"{self.max_shift_seconds}")
+        if self.max_note_seconds * self.steps_per_second < 1:
+            raise ConfigError(f"tokenizer.max_note_seconds {self.max_note_seconds} is shorter than "
+                              "one time step")
+
+
+@dataclass(frozen=True)
+class LstmConfig:
+    """LSTM language model: embedding -> stacked LSTM -> dropout -> layer norm -> linear."""
+
+    embedding_dim: int = 128
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.2
+
+    def __post_init__(self) -> None:
+        for name in ("embedding_dim", "hidden_size", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass(frozen=True)
+class SequenceDataConfig:
+    """MIDI corpus, file-level train/valid split and augmentation.
+
+    midi_dir: folder searched recursively for .mid / .midi files.
+    valid_fraction: share of files (not windows) held out for validation, chosen by split_seed.
+    transpose: inclusive semitone range of the random transposition of augmented copies.
+    tempo_stretch: range of the random time-stretch factor of augmented copies.
+    augment_copies: augmented copies of each training file besides the original.
+    window: tokens per training example (truncated back-propagation length).
+    max_files: use at most this many files (0: all), for quick runs.
+    """
+
+    midi_dir: str = "data/corpus/music21"
+    valid_fraction: float = 0.1
+    split_seed: int = 0
+    transpose: tuple[int, int] = (-5, 6)
+    tempo_stretch: tuple[float, float] = (0.9, 1.1)
+    augment_copies: int = 3
+    window: int = 256
+    max_files: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.valid_fraction < 1.0:
+            raise ConfigError(f"data.valid_fraction must be in (0, 1), got {self.valid_fraction}")
+        if self.transpose[0] > self.transpose[1]:
+            raise ConfigError(f"data.transpose {list(self.transpose)} must be [low, high] with low <= high")
+        if not 0 < self.tempo_stretch[0] <= self.tempo_stretch[1]:
+            raise ConfigError(f"data.tempo_stretch {list(self.tempo_stretch)} must be [low, high] "
+                              "with 0 < low <= high")
+        if self.augment_copies < 0 or self.window < 2 or self.max_files < 0:
+            raise ConfigError("data.augment_copies and data.max_files must be >= 0 and data.window >= 2")
+
+
+@dataclass(frozen=True)
+class SequenceTrainConfig:
+    """Optimization of the LSTM (AdamW, gradient clipping, time and epoch limits)."""
+
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    max_epochs: int = 20
+    max_minutes: float = 0.0
+    num_threads: int = 0
+    seed: int = 0
+    log_every_n_steps: int = 20
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.max_epochs < 1:
+            raise ConfigError("train.batch_size and train.max_epochs must be >= 1")
+        if self.learning_rate <= 0 or self.weight_decay < 0 or self.grad_clip < 0:
+            raise ConfigError("train.learning_rate must be > 0, train.weight_decay and "
+                              "train.grad_clip >= 0")
+        if self.max_minutes < 0 or self.num_threads < 0:
+            raise ConfigError("train.max_minutes and train.num_threads must be >= 0 (0: no limit / default)")
+
+
+@dataclass(frozen=True)
+class SequenceExperimentConfig:
+    """Everything `gansynth train-sequence` needs; saved with every run and exported model."""
+
+    tokenizer: SequenceTokenizerConfig = dataclasses.field(default_factory=SequenceTokenizerConfig)
+    model: LstmConfig = dataclasses.field(default_factory=LstmConfig)
+    data: SequenceDataConfig = dataclasses.field(default_factory=SequenceDataConfig)
+    train: SequenceTrainConfig = dataclasses.field(default_factory=SequenceTrainConfig)

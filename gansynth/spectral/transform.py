@@ -30,7 +30,7 @@ class SpectralTransform(nn.Module):
     def __init__(self, config: SpectralConfig) -> None:
         super().__init__()
         self.config = config
-        self.register_buffer("window", torch.hann_window(config.n_fft, dtype=torch.float32),
+        self.register_buffer("window", torch.hann_window(config.n_fft, dtype=torch.float64),
                              persistent=False)
         if config.representation == "if-mel":
             to_mel = mel.linear_to_mel_matrix(config.bins, config.sample_rate)
@@ -46,12 +46,16 @@ class SpectralTransform(nn.Module):
             waves = waves.unsqueeze(0)
         if waves.dim() != 2 or waves.shape[1] != self.config.audio_length:
             raise ValueError(f"expected audio of shape (B, {self.config.audio_length}), got {tuple(waves.shape)}")
-        return waves.float()
+        return waves if waves.dtype == torch.float64 else waves.float()
 
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
-        """waves: (B, audio_length) float32 in [-1, 1] at `sample_rate` -> (B, 2, frames, bins)."""
+        """waves: (B, audio_length) float32 in [-1, 1] at `sample_rate` -> (B, 2, frames, bins).
+
+        float64 input is computed in float64 (for reference comparisons); anything else in float32.
+        """
         c = self.config
-        spec = stft(self._check_waves(waves), self.window, c.n_fft, c.hop, c.pad)  # (B, frames, bins)
+        waves = self._check_waves(waves)
+        spec = stft(waves, self.window.to(waves.dtype), c.n_fft, c.hop, c.pad)  # (B, frames, bins)
         mag = spec.abs()
         phase = torch.angle(spec)
         if c.representation == "phase":
@@ -60,8 +64,9 @@ class SpectralTransform(nn.Module):
             channels = (torch.log(mag + LOG_EPS), phase_to_ifreq(phase))
         else:
             unwrapped = ifreq_to_phase(phase_to_ifreq(phase))
-            mel_power = (mag * mag) @ self.to_mel
-            channels = (torch.log(mel_power + LOG_EPS), phase_to_ifreq(unwrapped @ self.to_mel))
+            to_mel = self.to_mel.to(waves.dtype)
+            mel_power = (mag * mag) @ to_mel
+            channels = (torch.log(mel_power + LOG_EPS), phase_to_ifreq(unwrapped @ to_mel))
         return torch.stack(channels, dim=1)  # (B, 2, frames, bins)
 
     def inverse(self, specgrams: torch.Tensor) -> torch.Tensor:
@@ -81,7 +86,7 @@ class SpectralTransform(nn.Module):
             phase = ifreq_to_phase(second) @ self.from_mel  # equal, modulo 2 pi, to its IF's cumsum
         mag = torch.exp(logmag)
         spec = torch.polar(mag, phase)  # (B, frames, bins) complex
-        return istft(spec, self.window, c.n_fft, c.hop, c.pad, c.audio_length)
+        return istft(spec, self.window.float(), c.n_fft, c.hop, c.pad, c.audio_length)
 
 
 _TRANSFORMS: dict[tuple[SpectralConfig, str], SpectralTransform] = {}
