@@ -1,0 +1,127 @@
+"""GAN losses as pure functions on tensors (DESIGN.md section 3, "Training").
+
+WGAN with gradient penalty (weight 10, target 1), drift 0.001 * mean(D(real)^2) and an auxiliary
+pitch cross-entropy (weight 10: G on its sampled fake pitches, D on real pitches only).
+
+The term functions return UNWEIGHTED values; `discriminator_loss` / `generator_loss` apply the
+weights of a `GANLossWeights` and return `(total, terms)` where `terms` holds the unweighted terms
+(still attached to the graph: detach before logging). No network is called here except the critic
+handed to `gradient_penalty`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+# Added under the square root of the gradient norm so that its derivative stays finite where the
+# critic's gradient is exactly zero (the double backward of sqrt(0) is inf).
+GRAD_NORM_EPS = 1e-10
+
+
+@dataclass(frozen=True)
+class GANLossWeights:
+    """Weights of the loss terms: gradient penalty, drift, auxiliary pitch classifier."""
+
+    gp: float = 10.0
+    drift: float = 0.001
+    aux: float = 10.0
+
+
+def wgan_d_loss(real_score: torch.Tensor, fake_score: torch.Tensor) -> torch.Tensor:
+    """Critic's Wasserstein loss: mean(D(fake)) - mean(D(real)).
+
+    real_score, fake_score: (B,) critic scores. Returns a scalar tensor.
+    """
+    return fake_score.float().mean() - real_score.float().mean()
+
+
+def wgan_g_loss(fake_score: torch.Tensor) -> torch.Tensor:
+    """Generator's Wasserstein loss: -mean(D(fake)). fake_score: (B,). Returns a scalar tensor."""
+    return -fake_score.float().mean()
+
+
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
+                     fake: torch.Tensor, target: float = 1.0,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """WGAN-GP penalty mean((|grad_x D(x_hat)| / target - 1)^2) at random interpolates.
+
+    critic: maps (B, ...) inputs to (B,) scores (wrap a discriminator that also returns logits:
+    `lambda x: disc(x, block, alpha)[0]`). real, fake: (B, C, H, W) of the same shape; `fake` is
+    detached. x_hat = real + u * (fake - real) with u ~ U(0, 1) per example (drawn from `generator`,
+    or the global RNG on the inputs' device). The norm is over all non-batch dimensions, computed
+    in float32 as sqrt(sum(g^2) + 1e-10). The result is a scalar that stays differentiable with
+    respect to the critic's parameters (create_graph=True). With target 1 this is (|g| - 1)^2.
+    Weight (10 in the paper) is applied by the caller.
+    """
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+    if target <= 0:
+        raise ValueError(f"gradient penalty target must be > 0, got {target}")
+    batch = real.shape[0]
+    mix_shape = (batch,) + (1,) * (real.dim() - 1)
+    u = torch.rand(mix_shape, device=real.device, dtype=real.dtype, generator=generator)
+    x_hat = (real.detach() + u * (fake.detach() - real.detach())).requires_grad_(True)
+    score = critic(x_hat)  # (B,)
+    (grad,) = torch.autograd.grad(score.float().sum(), x_hat, create_graph=True)
+    norm = torch.sqrt(grad.float().reshape(batch, -1).pow(2).sum(dim=1) + GRAD_NORM_EPS)  # (B,)
+    return (norm / target - 1.0).pow(2).mean()
+
+
+def drift_penalty(real_score: torch.Tensor) -> torch.Tensor:
+    """mean(D(real)^2): keeps the critic's output near zero. real_score: (B,). Scalar tensor."""
+    return real_score.float().pow(2).mean()
+
+
+def pitch_loss(logits: torch.Tensor, target_index: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of the auxiliary pitch classifier.
+
+    logits: (B, num_pitches); target_index: (B,) int64 class index 0..num_pitches-1.
+    """
+    return F.cross_entropy(logits.float(), target_index)
+
+
+def pitch_accuracy(logits: torch.Tensor, target_index: torch.Tensor) -> torch.Tensor:
+    """Fraction of examples whose argmax logit is the target class: scalar float tensor in [0, 1]."""
+    return (logits.argmax(dim=1) == target_index).float().mean()
+
+
+def discriminator_loss(real_score: torch.Tensor, fake_score: torch.Tensor,
+                       real_logits: torch.Tensor, real_pitch: torch.Tensor, penalty: torch.Tensor,
+                       weights: GANLossWeights | None = None,
+                       ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Total critic loss = wgan + gp * penalty + drift * drift_penalty + aux * pitch_loss(real).
+
+    real_score, fake_score: (B,); real_logits: (B, num_pitches) of D on the REAL batch;
+    real_pitch: (B,) int64 class index; penalty: scalar from `gradient_penalty`.
+    Returns (total, {"wgan", "gradient_penalty", "drift", "pitch"}) with unweighted terms.
+    """
+    w = weights if weights is not None else GANLossWeights()
+    terms = {
+        "wgan": wgan_d_loss(real_score, fake_score),
+        "gradient_penalty": penalty,
+        "drift": drift_penalty(real_score),
+        "pitch": pitch_loss(real_logits, real_pitch),
+    }
+    total = (terms["wgan"] + w.gp * terms["gradient_penalty"] + w.drift * terms["drift"]
+             + w.aux * terms["pitch"])
+    return total, terms
+
+
+def generator_loss(fake_score: torch.Tensor, fake_logits: torch.Tensor, fake_pitch: torch.Tensor,
+                   weights: GANLossWeights | None = None,
+                   ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Total generator loss = wgan_g + aux * pitch_loss(D's logits on fakes, the sampled pitches).
+
+    fake_score: (B,); fake_logits: (B, num_pitches); fake_pitch: (B,) int64 class index the fakes
+    were generated with. Returns (total, {"wgan", "pitch"}) with unweighted terms.
+    """
+    w = weights if weights is not None else GANLossWeights()
+    terms = {
+        "wgan": wgan_g_loss(fake_score),
+        "pitch": pitch_loss(fake_logits, fake_pitch),
+    }
+    return terms["wgan"] + w.aux * terms["pitch"], terms

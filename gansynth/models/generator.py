@@ -1,0 +1,148 @@
+"""Progressive generator of GANSynth (DESIGN.md section 3).
+
+Input: latent z (B, 256) ~ N(0, 1) and a pitch class index, one-hot (61) and concatenated, pixel
+normalized. Block 0 maps that 1x1 vector to the start shape (2 x 16) with a (2, 16) convolution
+and then a 3x3 one; block k > 0 is 2x nearest upsampling + two 3x3 convolutions. Every conv is
+followed by leaky ReLU (0.2) then pixel norm. Each block has a 1x1 to-spectrogram conv (gain 1) to
+2 channels with tanh. Resolution of block k: (2 * 2^k) frames x (16 * 2^k) bins.
+
+The first (2, 16) convolution is implemented as magenta does it: an equalized conv with kernel
+start_shape over the 1x1 input zero-padded by (kh - 1, kw - 1) on each side (a "full"
+convolution), so its fan-in for the equalized-lr scale is (256 + 61) * 2 * 16.
+
+The network has no state about the current resolution: `block` and `alpha` are forward arguments.
+All blocks exist from construction on (DDP needs the full parameter set on every rank).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gansynth.errors import ConfigError
+from gansynth.models.layers import EqualizedConv2d, PixelNorm
+
+PAPER_CHANNELS = (256, 256, 256, 256, 128, 64, 32)
+LEAKY_SLOPE = 0.2
+
+
+def check_channels(channels: tuple[int, ...]) -> tuple[int, ...]:
+    """Validate a resolution -> channels table (one positive int per block)."""
+    table = tuple(int(c) for c in channels)
+    if not table or any(c < 1 for c in table):
+        raise ConfigError(f"model channels must be a non-empty list of positive ints, got {list(channels)}")
+    return table
+
+
+def block_shape(start_shape: tuple[int, int], block: int) -> tuple[int, int]:
+    """(frames, bins) of resolution block `block`: start_shape * 2^block."""
+    return start_shape[0] * 2**block, start_shape[1] * 2**block
+
+
+def blend(alpha: float | torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    """alpha * new + (1 - alpha) * old; exact at alpha 0 and 1. A tensor alpha is a scalar or (B,)."""
+    if isinstance(alpha, torch.Tensor) and alpha.dim() > 0:
+        alpha = alpha.reshape(-1, *([1] * (new.dim() - 1)))
+    return alpha * new + (1 - alpha) * old
+
+
+def _fully_new(alpha: float | torch.Tensor) -> bool:
+    """True when alpha is a Python number >= 1, so the old path can be skipped (no device sync)."""
+    return not isinstance(alpha, torch.Tensor) and alpha >= 1.0
+
+
+class ConvAct(nn.Module):
+    """Equalized conv -> leaky ReLU (0.2) -> optional pixel norm."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 padding: int | tuple[int, int], pixel_norm: bool) -> None:
+        super().__init__()
+        self.conv = EqualizedConv2d(in_channels, out_channels, kernel_size, padding=padding)
+        self.norm: nn.Module = PixelNorm() if pixel_norm else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(F.leaky_relu(self.conv(x), LEAKY_SLOPE))
+
+
+class GeneratorBlock(nn.Module):
+    """Block 0: (B, in, 1, 1) -> (B, out, *start_shape) by a padded start_shape conv then a 3x3.
+    Block k > 0: (B, in, H, W) -> (B, out, 2H, 2W) by nearest upsampling then two 3x3 convs."""
+
+    def __init__(self, in_channels: int, out_channels: int, first: bool,
+                 start_shape: tuple[int, int]) -> None:
+        super().__init__()
+        self.first = first
+        if first:
+            kh, kw = start_shape
+            self.conv0 = ConvAct(in_channels, out_channels, (kh, kw), (kh - 1, kw - 1), pixel_norm=True)
+        else:
+            self.conv0 = ConvAct(in_channels, out_channels, 3, 1, pixel_norm=True)
+        self.conv1 = ConvAct(out_channels, out_channels, 3, 1, pixel_norm=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.first:
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        return self.conv1(self.conv0(x))
+
+
+class Generator(nn.Module):
+    """(z, pitch class, block, alpha) -> spectrogram in tanh range.
+
+    channels: feature channels per resolution block (paper: 256, 256, 256, 256, 128, 64, 32 for
+    2x16 .. 128x1024); a shorter table gives fewer blocks.
+    """
+
+    def __init__(self, latent_dim: int = 256, num_pitches: int = 61,
+                 channels: tuple[int, ...] = PAPER_CHANNELS, start_shape: tuple[int, int] = (2, 16),
+                 out_channels: int = 2) -> None:
+        super().__init__()
+        if latent_dim < 1 or num_pitches < 1 or out_channels < 1:
+            raise ConfigError(f"generator latent_dim, num_pitches and out_channels must be >= 1, got "
+                              f"{latent_dim}, {num_pitches}, {out_channels}")
+        self.latent_dim = latent_dim
+        self.num_pitches = num_pitches
+        self.channels = check_channels(channels)
+        self.start_shape = (int(start_shape[0]), int(start_shape[1]))
+        self.out_channels = out_channels
+        self.input_norm = PixelNorm()
+        in_ch = [latent_dim + num_pitches, *self.channels[:-1]]
+        self.blocks = nn.ModuleList(
+            GeneratorBlock(cin, cout, first=k == 0, start_shape=self.start_shape)
+            for k, (cin, cout) in enumerate(zip(in_ch, self.channels, strict=True)))
+        self.to_specgram = nn.ModuleList(
+            EqualizedConv2d(c, out_channels, 1, gain=1.0) for c in self.channels)
+
+    @property
+    def num_blocks(self) -> int:
+        return len(self.channels)
+
+    def output_shape(self, block: int) -> tuple[int, int, int]:
+        """(channels, frames, bins) of the output at `block`."""
+        return (self.out_channels, *block_shape(self.start_shape, block))
+
+    def forward(self, z: torch.Tensor, pitch: torch.Tensor, block: int,
+                alpha: float | torch.Tensor = 1.0) -> torch.Tensor:
+        """z: (B, latent_dim) float; pitch: (B,) int64 class index 0..num_pitches-1; block: highest
+        active block 0..num_blocks-1; alpha in [0, 1] (float, scalar or (B,) tensor) blends block's
+        output with the 2x nearest-upsampled output of block-1 (1: new block only; ignored at block 0).
+        Returns (B, out_channels, 2 * 2^block, 16 * 2^block) in (-1, 1).
+        """
+        if not 0 <= block < self.num_blocks:
+            raise ValueError(f"block must be in 0..{self.num_blocks - 1}, got {block}")
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"z must be (B, {self.latent_dim}), got {tuple(z.shape)}")
+        if pitch.shape != (z.shape[0],):
+            raise ValueError(f"pitch must be ({z.shape[0]},) class indices, got {tuple(pitch.shape)}")
+        pitch_onehot = F.one_hot(pitch.long(), self.num_pitches).to(z.dtype)  # (B, num_pitches)
+        x = self.input_norm(torch.cat([z, pitch_onehot], dim=1))[:, :, None, None]  # (B, latent+pitches, 1, 1)
+        prev = x
+        for k in range(block + 1):
+            prev = x
+            x = self.blocks[k](x)  # (B, C_k, frames_k, bins_k)
+        new = torch.tanh(self.to_specgram[block](x))  # (B, 2, frames, bins)
+        if block == 0 or _fully_new(alpha):
+            return new
+        old = torch.tanh(self.to_specgram[block - 1](prev))  # (B, 2, frames / 2, bins / 2)
+        old = F.interpolate(old, scale_factor=2.0, mode="nearest")
+        return blend(alpha, new, old)

@@ -1,0 +1,1 @@
+"""Training: the progressive schedule, the LightningModule and its callbacks."""
