@@ -17,11 +17,14 @@ from gansynth import __version__
 from gansynth.errors import GansynthError
 
 # modules with `register(subparsers: argparse._SubParsersAction) -> None`
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "gansynth.render_commands",
+)
 
 # name -> module with `add_arguments(parser)` and `run(args) -> None`
 BENCH_MODULES: dict[str, str] = {
     "spectral": "gansynth.bench.spectral",
+    "render": "gansynth.bench.render",
 }
 
 

@@ -1,0 +1,260 @@
+"""Scores -> mixed audio: per-track timbre, batched and cached generation, envelope, peak-safe mix.
+
+How a score is rendered (see docs/usage.md for the user-facing version):
+1. Drum tracks are skipped with a warning; pitched notes outside the model's pitch range are moved
+   by whole octaves into it (or dropped with `drop_out_of_range`); both are counted in the report.
+2. Each track gets one timbre latent: an explicit seed/latent from `timbres`, else the seed
+   `seed + track index` (`timbre_by="track"`) or `seed + program` (`timbre_by="program"`).
+   With `drift_s` the timbre moves by slerp from waypoint k to k+1 every `drift_s` seconds
+   (magenta's `secs_per_instrument`), quantized to `drift_steps` positions per segment so that
+   notes can share generated audio.
+3. Unique (latent, pitch) pairs are generated once, in batches, through the synthesizer's
+   bounded cache; the notes of each pair are mixed into the output as soon as it is made.
+4. Note i starts at sample round(start_i * sr), is held until round(end_i * sr) (at most the model's
+   note length minus the release), then released (raised cosine); gain = (velocity / 127) ** 2.
+5. Output length = last note end + release (never truncated). One global gain makes the peak
+   exactly `peak_dbfs` (default -1 dBFS), or with `normalize=False` only lowers it to that level;
+   resampling (librosa/soxr) happens before that gain so the limit holds at the output rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from gansynth.errors import BadInputError
+from gansynth.score import Note, Score, TrackInfo, score_from_midi
+from gansynth.synth import Latent, Synthesizer, latent_from_seed, latent_key, resample, slerp
+from gansynth.synth import peak_dbfs as level_dbfs
+
+log = logging.getLogger("gansynth.render")
+
+TIMBRE_MODES = ("track", "program")
+
+
+@dataclass(frozen=True)
+class RenderReport:
+    """What happened during a render (counts are of notes unless named otherwise)."""
+
+    source: str
+    notes_total: int
+    notes_rendered: int
+    notes_moved: int
+    notes_dropped: int
+    drum_notes_skipped: int
+    drum_tracks_skipped: tuple[int, ...]
+    track_timbres: dict[int, str]
+    unique_pairs: int
+    generated: int
+    duration_s: float
+    sample_rate: int
+    gain: float
+    peak_dbfs: float
+
+    def summary(self) -> list[str]:
+        """Human-readable lines for the CLI."""
+        lines = [
+            f"rendered {self.notes_rendered}/{self.notes_total} notes from {self.source}: "
+            f"{self.duration_s:.2f} s at {self.sample_rate} Hz, peak {self.peak_dbfs:.2f} dBFS "
+            f"(global gain {self.gain:.3g})",
+            f"  {self.unique_pairs} unique (timbre, pitch) pairs, {self.generated} generated "
+            "(the rest from the cache)",
+            "  timbres: " + ", ".join(f"track {t}: {v}" for t, v in sorted(self.track_timbres.items())),
+        ]
+        if self.notes_moved:
+            lines.append(f"  {self.notes_moved} notes outside the model's pitch range moved by octaves")
+        if self.notes_dropped:
+            lines.append(f"  {self.notes_dropped} notes outside the model's pitch range dropped")
+        if self.drum_tracks_skipped:
+            lines.append(f"  {self.drum_notes_skipped} drum notes skipped (tracks "
+                         f"{', '.join(map(str, self.drum_tracks_skipped))})")
+        return lines
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """audio: (samples,) float32 in [-1, 1] at `sample_rate`; report: see RenderReport."""
+
+    audio: np.ndarray
+    sample_rate: int
+    report: RenderReport
+
+
+def fold_pitch(pitch: int, pitch_min: int, pitch_max: int) -> int | None:
+    """Move a pitch by whole octaves into [pitch_min, pitch_max]; None if no octave lands there."""
+    while pitch < pitch_min:
+        pitch += 12
+    while pitch > pitch_max:
+        pitch -= 12
+    return pitch if pitch >= pitch_min else None
+
+
+@dataclass
+class _TrackTimbre:
+    """A track's timbre: a base latent and, for drift, waypoints drawn from `seed`."""
+
+    label: str
+    base_key: Hashable
+    seed: int
+    z0: torch.Tensor
+    waypoints: dict[int, torch.Tensor] = field(default_factory=dict)
+
+    def waypoint(self, k: int) -> torch.Tensor:
+        if k == 0:
+            return self.z0
+        if k not in self.waypoints:
+            self.waypoints[k] = latent_from_seed(self.seed, self.z0.numel(), index=k)
+        return self.waypoints[k]
+
+    def at(self, time_s: float, drift_s: float | None, drift_steps: int) -> tuple[Hashable, torch.Tensor]:
+        """(cache key, latent) of this timbre at `time_s`."""
+        if drift_s is None:
+            return (self.base_key, 0, 0), self.z0
+        pos = max(time_s, 0.0) / drift_s
+        k = math.floor(pos)
+        step = min(math.floor((pos - k) * drift_steps), drift_steps - 1)
+        if step == 0:
+            return (self.base_key, k, 0), self.waypoint(k)
+        return (self.base_key, k, step), slerp(self.waypoint(k), self.waypoint(k + 1), step / drift_steps)
+
+
+def _track_timbres(synth: Synthesizer, tracks: Sequence[TrackInfo], seed: int, timbre_by: str,
+                   timbres: Mapping[int, Latent]) -> dict[int, _TrackTimbre]:
+    out: dict[int, _TrackTimbre] = {}
+    for track in tracks:
+        default_seed = seed + (track.index if timbre_by == "track" else track.program)
+        given = timbres.get(track.index)
+        if isinstance(given, torch.Tensor):
+            z = synth.latent(given)
+            out[track.index] = _TrackTimbre("latent", ("z", latent_key(z)), default_seed, z)
+        else:
+            s = default_seed if given is None else int(given)
+            out[track.index] = _TrackTimbre(f"seed {s}", ("seed", s), s, synth.latent(s))
+    return out
+
+
+def _as_score(score: str | os.PathLike[str] | Score | Sequence[Note], sustain: bool) -> Score:
+    if isinstance(score, Score):
+        return score
+    if isinstance(score, (str, os.PathLike)):
+        return score_from_midi(score, sustain=sustain)
+    notes = tuple(sorted(score, key=lambda n: (n.start_s, n.track, n.pitch)))
+    tracks: dict[int, TrackInfo] = {}
+    for n in notes:
+        tracks.setdefault(n.track, TrackInfo(n.track, f"track {n.track}", n.program, n.is_drum, 0))
+    infos = tuple(TrackInfo(t.index, t.name, t.program, t.is_drum,
+                            sum(1 for n in notes if n.track == t.index))
+                  for t in sorted(tracks.values(), key=lambda t: t.index))
+    return Score("<notes>", notes, infos)
+
+
+def render_score(synth: Synthesizer, score: str | os.PathLike[str] | Score | Sequence[Note], *,
+                 seed: int = 0, timbre_by: str = "track",
+                 timbres: Mapping[int, Latent] | None = None, drift_s: float | None = None,
+                 drift_steps: int = 8, drop_out_of_range: bool = False, peak_dbfs: float = -1.0,
+                 normalize: bool = True, sample_rate: int | None = None, sustain: bool = True,
+                 progress: bool = True) -> RenderResult:
+    """Render a MIDI file, a `Score` or a list of `Note`s to mono audio (see the module doc).
+
+    timbres: track index -> seed or (latent_dim,) latent, overriding the default per-track seed.
+    sample_rate: output rate (default: the synthesizer's). Returns a `RenderResult` whose audio is
+    (samples,) float32 with peak <= `peak_dbfs` dBFS.
+    """
+    from tqdm import tqdm
+
+    if timbre_by not in TIMBRE_MODES:
+        raise BadInputError(f"timbre_by {timbre_by!r} is not one of {TIMBRE_MODES}")
+    if drift_s is not None and drift_s <= 0:
+        raise BadInputError(f"timbre drift must be a positive number of seconds, got {drift_s}")
+    if drift_steps < 1:
+        raise BadInputError(f"drift_steps must be at least 1, got {drift_steps}")
+    if peak_dbfs > 0:
+        raise BadInputError(f"peak level must be <= 0 dBFS, got {peak_dbfs}")
+    sc = _as_score(score, sustain)
+    sc.require_pitched()
+    model = synth.model
+    sr = synth.model_rate
+    out_rate = int(sample_rate or synth.sample_rate)
+
+    drum_tracks = tuple(t.index for t in sc.tracks if t.is_drum and t.num_notes > 0)
+    drum_notes = sum(1 for n in sc.notes if n.is_drum)
+    if drum_tracks:
+        log.warning("%s: skipping drum track(s) %s (%d notes): gansynth renders pitched notes only",
+                    sc.path, ", ".join(map(str, drum_tracks)), drum_notes)
+
+    # 1. pitches into the model's range
+    notes: list[tuple[Note, int]] = []
+    moved = dropped = 0
+    for n in sc.pitched_notes():
+        if model.pitch_min <= n.pitch <= model.pitch_max:
+            notes.append((n, n.pitch))
+            continue
+        folded = None if drop_out_of_range else fold_pitch(n.pitch, model.pitch_min, model.pitch_max)
+        if folded is None:
+            dropped += 1
+        else:
+            moved += 1
+            notes.append((n, folded))
+    if moved or dropped:
+        log.info("%s: %d notes outside pitch range %d..%d moved by octaves, %d dropped",
+                 sc.path, moved, model.pitch_min, model.pitch_max, dropped)
+    if not notes:
+        raise BadInputError(
+            f"{sc.path}: all {dropped} pitched notes are outside the model's pitch range "
+            f"{model.pitch_min}..{model.pitch_max}; render without --drop-out-of-range")
+
+    # 2. timbres and unique (latent, pitch) pairs
+    track_timbres = _track_timbres(synth, sc.tracks, seed, timbre_by, timbres or {})
+    groups: dict[tuple[Hashable, int], list[int]] = {}
+    latent_of: dict[Hashable, torch.Tensor] = {}
+    onsets = np.empty(len(notes), dtype=np.int64)
+    holds = np.empty(len(notes), dtype=np.int64)
+    end_max = 0
+    for i, (n, pitch) in enumerate(notes):
+        key, z = track_timbres[n.track].at(n.start_s, drift_s, drift_steps)
+        latent_of.setdefault(key, z)
+        groups.setdefault((key, pitch), []).append(i)
+        onsets[i] = round(n.start_s * sr)
+        end = max(round(n.end_s * sr), int(onsets[i]))
+        holds[i] = end - onsets[i]
+        end_max = max(end_max, end)
+
+    # 3. generate in batches, mix each note as soon as its audio exists
+    mix = np.zeros(end_max + synth.release, dtype=np.float32)
+    pairs = list(groups)
+    misses_before = synth.cache.misses
+    with tqdm(total=len(pairs), unit="note", desc="rendering", disable=not progress,
+              leave=False) as bar:
+        for b in range(0, len(pairs), synth.batch_size):
+            chunk = pairs[b:b + synth.batch_size]
+            audios = synth.generate([k for k, _ in chunk], [latent_of[k] for k, _ in chunk],
+                                    [p for _, p in chunk])
+            for pair, audio in zip(chunk, audios, strict=True):
+                for i in groups[pair]:
+                    shaped = synth.shape_note(audio, notes[i][0].velocity, int(holds[i]))
+                    mix[onsets[i]:onsets[i] + shaped.shape[0]] += shaped
+            bar.update(len(chunk))
+    generated = synth.cache.misses - misses_before
+
+    # 4. output rate, one global gain
+    audio = resample(mix, sr, out_rate)
+    peak = float(np.max(np.abs(audio)))
+    target = 10 ** (peak_dbfs / 20)
+    gain = 1.0
+    if peak > 0 and (normalize or peak > target):
+        gain = target / peak * (1 - 1e-6)  # the margin absorbs float32 rounding of the product
+    audio = (audio * np.float32(gain)).astype(np.float32)
+    pitched_tracks = {n.track for n, _ in notes}
+    report = RenderReport(
+        source=sc.path, notes_total=len(sc.notes), notes_rendered=len(notes), notes_moved=moved,
+        notes_dropped=dropped, drum_notes_skipped=drum_notes, drum_tracks_skipped=drum_tracks,
+        track_timbres={t: tt.label for t, tt in track_timbres.items() if t in pitched_tracks},
+        unique_pairs=len(pairs), generated=generated, duration_s=audio.shape[0] / out_rate,
+        sample_rate=out_rate, gain=gain, peak_dbfs=level_dbfs(audio))
+    return RenderResult(audio, out_rate, report)

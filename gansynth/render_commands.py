@@ -1,0 +1,191 @@
+"""CLI subcommands `gansynth note`, `gansynth interpolate` and `gansynth render`.
+
+Each handler validates the output path and reads its input before loading the model, so bad
+input fails fast; audio is written atomically as WAV or FLAC (by extension).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gansynth.errors import BadInputError, GansynthError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from gansynth.score import Score
+    from gansynth.synth import NoteModel, Synthesizer
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", required=True, help="output audio file, .wav or .flac")
+    parser.add_argument("--model", default=None,
+                        help="exported model file (default: the shipped data/models model)")
+    parser.add_argument("--sample-rate", type=int, default=None,
+                        help="output sample rate in Hz, e.g. 44100 or 48000 (default: the model's 16000)")
+    parser.add_argument("--device", default="cpu", help="torch device for the model (default cpu)")
+    parser.add_argument("--batch-size", type=int, default=8, help="notes per model call (default 8)")
+    parser.add_argument("--release", type=float, default=0.2,
+                        help="release time in seconds after each note's end (default 0.2)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    note = subparsers.add_parser("note", help="render one note to WAV/FLAC")
+    note.add_argument("--pitch", type=int, required=True, help="MIDI pitch, e.g. 60 = C4")
+    note.add_argument("--seed", type=int, default=0, help="timbre seed (default 0)")
+    note.add_argument("--velocity", type=int, default=100, help="MIDI velocity 1..127 (default 100)")
+    note.add_argument("--duration", type=float, default=None,
+                      help="held seconds before the release (default: the model's full note)")
+    _common(note)
+    note.set_defaults(handler=run_note)
+
+    interp = subparsers.add_parser(
+        "interpolate", help="render notes along a timbre interpolation (slerp) between two seeds")
+    interp.add_argument("--pitch", type=int, required=True, help="MIDI pitch")
+    interp.add_argument("--seeds", type=int, nargs=2, required=True, metavar=("A", "B"),
+                        help="timbre seeds of the two ends")
+    interp.add_argument("--steps", type=int, default=8, help="notes along the path, ends included")
+    interp.add_argument("--velocity", type=int, default=100)
+    interp.add_argument("--duration", type=float, default=None,
+                        help="held seconds of each note (default: the model's full note)")
+    _common(interp)
+    interp.set_defaults(handler=run_interpolate)
+
+    render = subparsers.add_parser("render", help="render a MIDI file, one timbre per track")
+    render.add_argument("midi", help="input MIDI file (.mid)")
+    render.add_argument("--timbre", action="append", default=[], metavar="TRACK=SEED",
+                        help="timbre seed of a track (index as reported, or track name); repeatable")
+    render.add_argument("--seed", type=int, default=0,
+                        help="base seed: track i gets seed+i (or seed+program with --timbre-by program)")
+    render.add_argument("--timbre-by", choices=("track", "program"), default="track")
+    render.add_argument("--drift", type=float, default=None, metavar="SECONDS",
+                        help="move each track's timbre to a new latent every SECONDS (slerp)")
+    render.add_argument("--drop-out-of-range", action="store_true",
+                        help="drop notes outside the model's pitch range instead of moving octaves")
+    render.add_argument("--no-sustain", action="store_true", help="ignore the sustain pedal (CC64)")
+    render.add_argument("--peak-db", type=float, default=-1.0,
+                        help="peak level of the mix in dBFS (default -1)")
+    render.add_argument("--no-normalize", action="store_true",
+                        help="only lower the mix to --peak-db if it is louder, never raise it")
+    render.add_argument("--quiet", action="store_true", help="no progress bar")
+    _common(render)
+    render.set_defaults(handler=run_render)
+
+
+def _check_output(path: str) -> Path:
+    from gansynth.io import AUDIO_FORMATS
+
+    out = Path(path)
+    if out.suffix.lower() not in AUDIO_FORMATS:
+        raise BadInputError(f"{out}: unsupported audio extension {out.suffix!r}; use .wav or .flac")
+    if not out.parent.exists():
+        raise BadInputError(f"{out}: output folder {out.parent} does not exist")
+    return out
+
+
+def _synth(args: argparse.Namespace) -> Synthesizer:
+    from gansynth.synth import Synthesizer
+
+    model: NoteModel | None = getattr(args, "model_object", None)
+    options = {"sample_rate": args.sample_rate, "batch_size": args.batch_size,
+               "release_s": args.release}
+    if model is not None:
+        return Synthesizer(model, device=args.device, **options)  # type: ignore[arg-type]
+    return Synthesizer.load(args.model, device=args.device, **options)  # type: ignore[arg-type]
+
+
+def _limit_and_write(out: Path, audio: np.ndarray, sample_rate: int, peak_db: float = -1.0) -> str:
+    """Lower the whole signal by one gain if its peak is over `peak_db` dBFS, then write it."""
+    import numpy as np
+
+    from gansynth.io import write_audio
+    from gansynth.synth import peak_dbfs
+
+    target = 10 ** (peak_db / 20)
+    peak = float(np.max(np.abs(audio)))
+    if peak > target:
+        audio = audio * np.float32(target / peak * (1 - 1e-6))
+    write_audio(out, audio, sample_rate)
+    return (f"wrote {out}: {audio.shape[0] / sample_rate:.2f} s at {sample_rate} Hz, "
+            f"peak {peak_dbfs(audio):.2f} dBFS")
+
+
+def run_note(args: argparse.Namespace) -> None:
+    out = _check_output(args.output)
+    synth = _synth(args)
+    audio = synth.note(args.pitch, seed=args.seed, velocity=args.velocity, duration=args.duration)
+    print(_limit_and_write(out, audio, synth.sample_rate))
+
+
+def run_interpolate(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    out = _check_output(args.output)
+    synth = _synth(args)
+    steps = synth.interpolate(args.seeds[0], args.seeds[1], args.pitch, args.steps,
+                              velocity=args.velocity, duration=args.duration)
+    print(_limit_and_write(out, np.concatenate(list(steps)), synth.sample_rate))
+
+
+def parse_timbres(specs: Sequence[str], score: Score) -> dict[int, int]:
+    """`TRACK=SEED` strings -> {track index: seed}; TRACK is an index or a track name."""
+    timbres: dict[int, int] = {}
+    for spec in specs:
+        track, sep, seed = spec.partition("=")
+        try:
+            seed_value = int(seed)
+        except ValueError:
+            seed_value = None
+        if not sep or seed_value is None:
+            raise BadInputError(f"--timbre {spec!r}: expected TRACK=SEED, e.g. --timbre 0=7")
+        matches = [t.index for t in score.tracks
+                   if (track.isdigit() and t.index == int(track)) or t.name == track]
+        if not matches:
+            known = ", ".join(f"{t.index} ({t.name!r})" for t in score.tracks)
+            raise BadInputError(f"--timbre {spec!r}: {score.path} has no track {track!r}; "
+                                f"tracks: {known}")
+        for index in matches:
+            timbres[index] = seed_value
+    return timbres
+
+
+def run_render(args: argparse.Namespace) -> None:
+    from gansynth.io import write_audio
+    from gansynth.render import render_score
+    from gansynth.score import score_from_midi
+
+    out = _check_output(args.output)
+    score = score_from_midi(args.midi, sustain=not args.no_sustain)
+    score.require_pitched()
+    timbres = parse_timbres(args.timbre, score)
+    synth = _synth(args)
+    result = render_score(synth, score, seed=args.seed, timbre_by=args.timbre_by, timbres=timbres,
+                          drift_s=args.drift, drop_out_of_range=args.drop_out_of_range,
+                          peak_dbfs=args.peak_db, normalize=not args.no_normalize,
+                          progress=not args.quiet)
+    write_audio(out, result.audio, result.sample_rate)
+    print(f"wrote {out}")
+    for line in result.report.summary():
+        print(line)
+
+
+def run_cli(argv: Sequence[str], model: NoteModel | None = None) -> int:
+    """Run `gansynth ARGV` like `gansynth.cli.main`, with an already-built model in place of
+    `--model` (for notebooks and tests). Returns the exit status (2 for a user error)."""
+    from gansynth.cli import build_parser
+
+    args = build_parser().parse_args(list(argv))
+    if model is not None:
+        args.model_object = model
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        return 0
+    try:
+        return int(handler(args) or 0)
+    except GansynthError as err:
+        print(f"gansynth: error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,351 @@
+"""The Synthesizer: an exported note model -> notes, batches of notes and timbre interpolations.
+
+Everything here works on any object following the `NoteModel` protocol: the trained GAN
+(`gansynth.checkpoint.GeneratorModel`) or the deterministic `gansynth.testing.ToneModel`.
+
+Level conventions (documented in docs/usage.md):
+- velocity -> gain: `gain = (velocity / 127) ** 2`, i.e. 40 * log10(velocity / 127) dB
+  (velocity 127: 0 dB, 100: -4.2 dB, 64: -11.9 dB, 32: -24 dB, 1: -42 dB);
+- every note gets a raised-cosine attack (`attack_s`, a de-click) and a raised-cosine release
+  (`release_s`) that starts at the note's end; both have a continuous first derivative, so no
+  clicks; a note is held at most `note_length - release` samples (the model's note length);
+- no per-note normalization: the model's own level times the velocity gain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from gansynth.errors import BadInputError
+
+if TYPE_CHECKING:
+    from gansynth.render import RenderResult
+    from gansynth.score import Note, Score
+
+OUTPUT_RATES = (16000, 22050, 44100, 48000)
+
+
+@runtime_checkable
+class NoteModel(Protocol):
+    """What rendering needs from a note model (read-only attributes + two methods)."""
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    @property
+    def note_length(self) -> int:
+        """Samples per generated note (64000 = 4 s at 16 kHz)."""
+        ...
+
+    @property
+    def latent_dim(self) -> int: ...
+
+    @property
+    def pitch_min(self) -> int: ...
+
+    @property
+    def pitch_max(self) -> int: ...
+
+    def generate(self, z: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
+        """z: (B, latent_dim) float32, pitch: (B,) int64 MIDI pitch -> (B, note_length) float32 audio."""
+        ...
+
+    def flops_per_note(self) -> int:
+        """Floating-point operations of generating one note (for benchmarks)."""
+        ...
+
+
+def velocity_to_gain(velocity: int | float | np.ndarray) -> np.ndarray:
+    """Linear gain of a MIDI velocity (0..127): (velocity / 127) ** 2, a 40 dB range."""
+    v = np.clip(np.asarray(velocity, dtype=np.float64), 0.0, 127.0)
+    return (v / 127.0) ** 2
+
+
+def note_envelope(hold: int, attack: int, release: int) -> np.ndarray:
+    """Amplitude envelope of a note held `hold` samples, then released over `release` samples.
+
+    Returns (hold + release,) float32: a raised-cosine rise over the first `attack` samples
+    (0 at sample 0), 1 until sample `hold`, then a raised-cosine fall reaching exactly 0 at the last
+    sample. The largest step between samples is about pi / (2 * min(attack, release)).
+    """
+    if hold < 0 or attack < 0 or release < 1:
+        raise ValueError(f"note_envelope: need hold >= 0, attack >= 0, release >= 1; got "
+                         f"{hold}, {attack}, {release}")
+    env = np.ones(hold + release, dtype=np.float64)
+    if attack > 0:
+        n = min(attack, hold + release)
+        env[:n] = 0.5 - 0.5 * np.cos(np.pi * np.arange(n) / attack)
+    j = np.arange(1, release + 1)
+    env[hold:] *= 0.5 + 0.5 * np.cos(np.pi * j / release)
+    return env.astype(np.float32)
+
+
+def slerp(z_a: torch.Tensor, z_b: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between latents z_a, z_b: (..., D); t in [0, 1] (scalar or (...,1)).
+
+    Falls back to linear interpolation when the two are (nearly) parallel.
+    """
+    t = torch.as_tensor(t, dtype=z_a.dtype, device=z_a.device)
+    a_unit = z_a / z_a.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    b_unit = z_b / z_b.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    cos = (a_unit * b_unit).sum(dim=-1, keepdim=True).clamp(-1.0, 1.0)
+    omega = torch.acos(cos)
+    sin = torch.sin(omega)
+    linear = (1 - t) * z_a + t * z_b
+    safe_sin = torch.where(sin.abs() < 1e-6, torch.ones_like(sin), sin)
+    spherical = (torch.sin((1 - t) * omega) * z_a + torch.sin(t * omega) * z_b) / safe_sin
+    return torch.where(sin.abs() < 1e-6, linear, spherical)
+
+
+def latent_from_seed(seed: int, latent_dim: int, index: int = 0) -> torch.Tensor:
+    """The `index`-th latent drawn from N(0, 1) by a CPU generator seeded with `seed`: (latent_dim,).
+
+    Same seed -> same latent on every machine; index 0 is the seed's own timbre, later indices
+    are the waypoints of a timbre drift.
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    return torch.randn(index + 1, latent_dim, generator=gen)[index]
+
+
+def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample along the last axis with librosa's soxr backend (float32 out)."""
+    if orig_sr == target_sr:
+        return np.asarray(audio, dtype=np.float32)
+    import librosa
+
+    out = librosa.resample(np.asarray(audio, dtype=np.float32), orig_sr=orig_sr,
+                           target_sr=target_sr, res_type="soxr_hq", axis=-1)
+    return np.asarray(out, dtype=np.float32)
+
+
+def latent_key(z: torch.Tensor) -> str:
+    """A content hash of a latent (cache key for latents given as tensors)."""
+    return hashlib.sha1(z.detach().to("cpu", torch.float32).contiguous().numpy().tobytes()).hexdigest()
+
+
+class NoteCache:
+    """LRU cache of generated notes keyed by (latent key, pitch), bounded by `max_bytes`."""
+
+    def __init__(self, max_bytes: int = 256 * 2**20) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> np.ndarray | None:
+        audio = self._items.get(key)
+        if audio is None:
+            self.misses += 1
+            return None
+        self._items.move_to_end(key)
+        self.hits += 1
+        return audio
+
+    def put(self, key: Hashable, audio: np.ndarray) -> None:
+        if key in self._items:
+            return
+        if audio.nbytes > self.max_bytes:
+            return
+        self._items[key] = audio
+        self.bytes += audio.nbytes
+        while self.bytes > self.max_bytes:
+            _, old = self._items.popitem(last=False)
+            self.bytes -= old.nbytes
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+Latent = int | torch.Tensor  # a seed or a (latent_dim,) tensor
+
+
+class Synthesizer:
+    """Notes from a `NoteModel`, at the model's rate or resampled to `sample_rate`.
+
+    batch_size: notes per model call; cache_bytes: memory bound of the generated-note cache;
+    attack_s, release_s: the envelope of `note`, `notes` and score rendering (see module doc).
+    """
+
+    def __init__(self, model: NoteModel, sample_rate: int | None = None, batch_size: int = 8,
+                 cache_bytes: int = 256 * 2**20, attack_s: float = 0.002,
+                 release_s: float = 0.2, device: str | torch.device = "cpu") -> None:
+        self.model = model
+        self.sample_rate = int(sample_rate or model.sample_rate)
+        if self.sample_rate <= 0:
+            raise BadInputError(f"sample rate must be positive, got {self.sample_rate}")
+        if batch_size < 1:
+            raise BadInputError(f"batch size must be at least 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.cache = NoteCache(cache_bytes)
+        self.device = torch.device(device)
+        self.attack = round(attack_s * model.sample_rate)
+        self.release = max(1, round(release_s * model.sample_rate))
+        if self.release + self.attack >= model.note_length:
+            raise BadInputError(f"attack {attack_s} s + release {release_s} s must be shorter than "
+                                f"the model's note ({model.note_length / model.sample_rate} s)")
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str = "cpu",
+             sample_rate: int | None = None, batch_size: int = 8,
+             cache_bytes: int = 256 * 2**20, attack_s: float = 0.002,
+             release_s: float = 0.2) -> Synthesizer:
+        """Load an exported model file (None = the shipped default model); other arguments as
+        for the constructor."""
+        from gansynth.checkpoint import load_model
+
+        model = load_model(path, device=device)
+        return cls(model, sample_rate=sample_rate, batch_size=batch_size, cache_bytes=cache_bytes,
+                   attack_s=attack_s, release_s=release_s, device=device)
+
+    # -- latents ---------------------------------------------------------------------------------
+    @property
+    def model_rate(self) -> int:
+        return int(self.model.sample_rate)
+
+    def latent(self, timbre: Latent) -> torch.Tensor:
+        """(latent_dim,) float32 latent of a seed (see `latent_from_seed`) or a given tensor."""
+        if isinstance(timbre, torch.Tensor):
+            z = timbre.detach().to("cpu", torch.float32).reshape(-1)
+            if z.numel() != self.model.latent_dim:
+                raise BadInputError(f"latent has {z.numel()} values; the model needs "
+                                    f"{self.model.latent_dim}")
+            return z
+        return latent_from_seed(int(timbre), self.model.latent_dim)
+
+    def check_pitch(self, pitch: int) -> int:
+        if not self.model.pitch_min <= pitch <= self.model.pitch_max:
+            raise BadInputError(f"pitch {pitch} is outside the model's range "
+                                f"{self.model.pitch_min}..{self.model.pitch_max}")
+        return int(pitch)
+
+    # -- generation with the cache ---------------------------------------------------------------
+    def generate(self, keys: Sequence[Hashable], latents: Sequence[torch.Tensor],
+                 pitches: Sequence[int]) -> list[np.ndarray]:
+        """Raw model notes for (latent, pitch) pairs: each (note_length,) float32 at the model rate.
+
+        keys identify the latents for the cache (entry key = (key, pitch)); pairs already cached
+        are not generated again; the rest go through the model in batches of `batch_size`.
+        """
+        pairs = [(k, int(p)) for k, p in zip(keys, pitches, strict=True)]
+        found: dict[tuple[Hashable, int], np.ndarray] = {}
+        todo: dict[tuple[Hashable, int], int] = {}  # missing pair -> first index asking for it
+        for i, pair in enumerate(pairs):
+            if pair in found or pair in todo:
+                continue
+            cached = self.cache.get(pair)
+            if cached is None:
+                todo[pair] = i
+            else:
+                found[pair] = cached
+        missing = list(todo.items())
+        for start in range(0, len(missing), self.batch_size):
+            chunk = missing[start:start + self.batch_size]
+            z = torch.stack([latents[i] for _, i in chunk]).to(self.device, torch.float32)
+            pitch = torch.tensor([p for (_, p), _ in chunk], dtype=torch.int64, device=self.device)
+            with torch.no_grad():
+                audio = self.model.generate(z, pitch)  # (B, note_length)
+            if audio.shape != (len(chunk), self.model.note_length):
+                raise RuntimeError(f"model returned {tuple(audio.shape)}, expected "
+                                   f"{(len(chunk), self.model.note_length)}")
+            audio_np = audio.detach().to("cpu", torch.float32).numpy()
+            for row, (pair, _) in enumerate(chunk):
+                note = np.ascontiguousarray(audio_np[row])
+                self.cache.put(pair, note)
+                found[pair] = note
+        return [found[pair] for pair in pairs]
+
+    def shape_note(self, audio: np.ndarray, velocity: float, hold: int) -> np.ndarray:
+        """Apply velocity gain and envelope to a raw note: hold `hold` samples (capped at the
+        note length minus the release), then release -> (min(hold, L - R) + R,) float32."""
+        hold = min(max(hold, 0), self.model.note_length - self.release)
+        env = note_envelope(hold, self.attack, self.release)
+        gain = np.float32(velocity_to_gain(velocity))
+        return audio[: env.shape[0]] * env * gain
+
+    def _hold(self, duration: float | None) -> int:
+        if duration is None:
+            return self.model.note_length - self.release
+        if duration < 0:
+            raise BadInputError(f"note duration must be >= 0 s, got {duration}")
+        return round(duration * self.model.sample_rate)
+
+    def _key(self, timbre: Latent, z: torch.Tensor) -> Hashable:
+        return ("seed", int(timbre), 0) if not isinstance(timbre, torch.Tensor) else ("z", latent_key(z))
+
+    # -- public note API ---------------------------------------------------------------------------
+    def notes(self, pitches: Sequence[int], timbres: Latent | Sequence[Latent] = 0,
+              velocities: float | Sequence[float] = 100,
+              durations: float | None | Sequence[float | None] = None) -> list[np.ndarray]:
+        """Several notes in batched model calls.
+
+        pitches: MIDI pitches in the model's range; timbres: one seed / latent for all or one each;
+        velocities: 0..127; durations: held seconds before the release (None = the model's full note).
+        Returns one (samples,) float32 array per note at `self.sample_rate`; a note lasts
+        min(duration, note length - release) + release seconds.
+        """
+        n = len(pitches)
+
+        def per_note(value: object, name: str) -> list:  # type: ignore[type-arg]
+            if isinstance(value, (list, tuple)):
+                if len(value) != n:
+                    raise BadInputError(f"{name}: {len(value)} values for {n} pitches")
+                return list(value)
+            return [value] * n
+
+        timbre_list: list[Latent] = per_note(timbres, "timbres")
+        velocity_list: list[float] = per_note(velocities, "velocities")
+        duration_list: list[float | None] = per_note(durations, "durations")
+        pitch_list = [self.check_pitch(int(p)) for p in pitches]
+        latents = [self.latent(t) for t in timbre_list]
+        keys = [self._key(t, z) for t, z in zip(timbre_list, latents, strict=True)]
+        raw = self.generate(keys, latents, pitch_list)
+        shaped = [self.shape_note(a, v, self._hold(d))
+                  for a, v, d in zip(raw, velocity_list, duration_list, strict=True)]
+        return [resample(a, self.model_rate, self.sample_rate) for a in shaped]
+
+    def note(self, pitch: int, seed: int | None = None, z: torch.Tensor | None = None,
+             velocity: float = 100, duration: float | None = None) -> np.ndarray:
+        """One note: (samples,) float32 at `self.sample_rate`. Give a `seed` or a latent `z`
+        (default seed 0); `duration` is the held time in seconds (None = full model note)."""
+        if seed is not None and z is not None:
+            raise BadInputError("give a seed or a latent z, not both")
+        timbre: Latent = z if z is not None else (seed if seed is not None else 0)
+        return self.notes([pitch], [timbre], [velocity], [duration])[0]
+
+    def interpolate(self, z_a: Latent, z_b: Latent, pitch: int, steps: int,
+                    velocity: float = 100, duration: float | None = None) -> np.ndarray:
+        """Notes along the slerp path from timbre z_a to z_b (seeds or latents), both included.
+
+        Returns (steps, samples) float32 at `self.sample_rate`.
+        """
+        if steps < 2:
+            raise BadInputError(f"interpolate needs at least 2 steps, got {steps}")
+        a, b = self.latent(z_a), self.latent(z_b)
+        path = [slerp(a, b, float(t)) for t in torch.linspace(0.0, 1.0, steps)]
+        return np.stack(self.notes([pitch] * steps, path, velocity, duration))
+
+    def render_score(self, score: str | Path | Score | Sequence[Note],
+                     **options: object) -> RenderResult:
+        """Render a MIDI file / Score / notes; see `gansynth.render.render_score` for options."""
+        from gansynth.render import render_score
+
+        return render_score(self, score, **options)  # type: ignore[arg-type]
+
+
+def peak_dbfs(audio: np.ndarray) -> float:
+    """Peak level in dB relative to full scale (-inf for silence)."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    return 20 * math.log10(peak) if peak > 0 else -math.inf
