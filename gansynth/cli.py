@@ -19,12 +19,14 @@ from gansynth.errors import GansynthError
 # modules with `register(subparsers: argparse._SubParsersAction) -> None`
 COMMAND_MODULES: tuple[str, ...] = (
     "gansynth.render_commands",
+    "gansynth.data.commands",
 )
 
 # name -> module with `add_arguments(parser)` and `run(args) -> None`
 BENCH_MODULES: dict[str, str] = {
     "spectral": "gansynth.bench.spectral",
     "render": "gansynth.bench.render",
+    "data": "gansynth.bench.data",
 }
 
 
