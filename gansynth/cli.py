@@ -19,6 +19,7 @@ from gansynth.errors import GansynthError
 # modules with `register(subparsers: argparse._SubParsersAction) -> None`
 COMMAND_MODULES: tuple[str, ...] = (
     "gansynth.render_commands",
+    "gansynth.plots",
     "gansynth.data.commands",
 )
 
