@@ -20,6 +20,7 @@ from gansynth.errors import GansynthError
 COMMAND_MODULES: tuple[str, ...] = (
     "gansynth.render_commands",
     "gansynth.plots",
+    "gansynth.evaluate",
     "gansynth.data.commands",
 )
 

@@ -1,0 +1,171 @@
+"""Evaluation of a note model: pitch accuracy with pyin, side by side with real notes
+(`gansynth evaluate`, the model card in docs/models.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gansynth.errors import BadInputError
+from gansynth.io import atomic_path
+
+SAMPLE_RATE = 16000
+# pyin search range: MIDI 22 (29 Hz) .. 96 (2093 Hz), wider than the 24..84 of the models so that
+# octave errors show up as misses rather than being clipped away
+PYIN_MIDI_RANGE = (22, 96)
+
+
+def measured_pitch(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, start_s: float = 0.1,
+                   end_s: float = 1.1) -> float | None:
+    """Median pyin f0 (in MIDI pitch, fractional) over the voiced frames of [start_s, end_s);
+    None when fewer than 3 frames are voiced. audio: (samples,) float."""
+    import librosa
+
+    segment = np.asarray(audio[int(start_s * sample_rate):int(end_s * sample_rate)], dtype=np.float32)
+    f0, voiced, _ = librosa.pyin(segment, fmin=float(librosa.midi_to_hz(PYIN_MIDI_RANGE[0])),
+                                 fmax=float(librosa.midi_to_hz(PYIN_MIDI_RANGE[1])), sr=sample_rate,
+                                 frame_length=2048, resolution=0.25)
+    if int(voiced.sum()) < 3:
+        return None
+    return float(np.median(librosa.hz_to_midi(f0[voiced])))
+
+
+@dataclass(frozen=True)
+class PitchReport:
+    """Fraction of notes whose measured pitch is within `tolerance` semitones of the asked one."""
+
+    hits: int
+    total: int
+    unvoiced: int
+    tolerance: float
+
+    @property
+    def accuracy(self) -> float:
+        return self.hits / self.total if self.total else 0.0
+
+
+def pitch_report(audios: Sequence[np.ndarray], pitches: Sequence[int], tolerance: float = 0.5,
+                 sample_rate: int = SAMPLE_RATE, desc: str | None = None) -> PitchReport:
+    """pyin over each note; an unvoiced note counts as a miss. `desc` shows a progress bar."""
+    from tqdm import tqdm
+
+    hits = unvoiced = 0
+    pairs = list(zip(audios, pitches, strict=True))
+    for audio, pitch in tqdm(pairs, desc=desc, disable=desc is None):
+        measured = measured_pitch(audio, sample_rate)
+        if measured is None:
+            unvoiced += 1
+        elif abs(measured - pitch) <= tolerance:
+            hits += 1
+    return PitchReport(hits, len(pitches), unvoiced, tolerance)
+
+
+def real_notes(dataset: str | os.PathLike[str], pitch_min: int, pitch_max: int, count: int,
+               split: str | None = None, seed: int = 0) -> tuple[list[np.ndarray], list[int], list[str]]:
+    """Up to `count` notes of an NSynth-style dataset with pitch in range (and of `split`),
+    drawn at random (seeded). Returns (audios, pitches, note_strs)."""
+    from gansynth.data.nsynth import open_source, read_split_csv
+
+    source = open_source(dataset)
+    splits = read_split_csv(Path(dataset) / "splits.csv") if split else {}
+    chosen = [i for i, meta in enumerate(source.notes)
+              if pitch_min <= meta.pitch <= pitch_max and (not split or splits.get(meta.note_str) == split)]
+    if not chosen:
+        raise BadInputError(f"{dataset}: no notes with pitch {pitch_min}..{pitch_max}"
+                            + (f" in split {split!r}" if split else ""))
+    rng = np.random.default_rng(seed)
+    picked = sorted(rng.choice(chosen, size=min(count, len(chosen)), replace=False).tolist())
+    return ([source.load_audio(i) for i in picked], [source.notes[i].pitch for i in picked],
+            [source.notes[i].note_str for i in picked])
+
+
+def generated_notes(model_path: str | None, count: int, seed: int = 0
+                    ) -> tuple[list[np.ndarray], list[int], object]:
+    """`count` notes from the model: pitches spread evenly over its range, one latent per note
+    (seeded). Returns (audios, pitches, model)."""
+    import torch
+
+    from gansynth.checkpoint import load_model
+
+    model = load_model(model_path)
+    pitches = np.round(np.linspace(model.pitch_min, model.pitch_max, count)).astype(int).tolist()
+    generator = torch.Generator().manual_seed(seed)
+    z = torch.randn(count, model.latent_dim, generator=generator)
+    audios: list[np.ndarray] = []
+    for start in range(0, count, 16):
+        batch = model.generate(z[start:start + 16], torch.tensor(pitches[start:start + 16]))
+        audios.extend(batch.cpu().numpy())
+    return audios, pitches, model
+
+
+def comparison_figure(path: str | os.PathLike[str], generated: Sequence[np.ndarray],
+                      real: Sequence[np.ndarray], titles: Sequence[str]) -> None:
+    """Two rows of log-magnitude spectrograms: generated above, real below."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gansynth.plots import log_spectrogram
+
+    cols = len(generated)
+    fig, axes = plt.subplots(2, cols, figsize=(3 * cols, 6), constrained_layout=True, squeeze=False)
+    for row, (label, audios) in enumerate((("generated", generated), ("real GM", real))):
+        for col, audio in enumerate(audios):
+            ax = axes[row][col]
+            ax.imshow(log_spectrogram(audio).T, origin="lower", aspect="auto", cmap="magma",
+                      extent=(0.0, len(audio) / SAMPLE_RATE, 0.0, SAMPLE_RATE / 2000), vmin=-90, vmax=0)
+            ax.set_title(f"{label}: {titles[col]}", fontsize=9)
+            ax.set_xlabel("s")
+            if col == 0:
+                ax.set_ylabel("kHz")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=70, format="png")
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> None:
+    gen_audio, gen_pitch, model = generated_notes(args.model, args.notes, args.seed)
+    pitch_min, pitch_max = model.pitch_min, model.pitch_max  # type: ignore[attr-defined]
+    real_audio, real_pitch, real_names = real_notes(args.real, pitch_min, pitch_max, args.notes,
+                                                    args.split, args.seed)
+    gen = pitch_report(gen_audio, gen_pitch, desc=None if args.quiet else "pyin on generated notes")
+    real = pitch_report(real_audio, real_pitch, desc=None if args.quiet else "pyin on real notes")
+    ratio = gen.accuracy / real.accuracy if real.accuracy else float("nan")
+    print(f"pitch accuracy (pyin median f0 within +-{gen.tolerance} semitone, MIDI {pitch_min}-{pitch_max}):")
+    print(f"  generated : {gen.accuracy:6.1%}  ({gen.hits}/{gen.total}, {gen.unvoiced} unvoiced)")
+    print(f"  real      : {real.accuracy:6.1%}  ({real.hits}/{real.total}, {real.unvoiced} unvoiced)"
+          f"  [{args.real}{', split ' + args.split if args.split else ''}]")
+    print(f"  generated / real: {ratio:.2f}")
+    if args.json:
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps({"generated": asdict(gen), "real": asdict(real),
+                                       "ratio": ratio, "model": args.model, "real_dataset": str(args.real),
+                                       "split": args.split}, indent=1))
+    if args.figure:
+        # one column per pitch that both sides have, real notes from distinct instruments
+        columns = [real_pitch.index(q) for q in (36, 48, 60, 72) if q in real_pitch]
+        columns = columns or list(range(min(4, len(real_pitch))))
+        gens = [gen_audio[int(np.argmin(np.abs(np.array(gen_pitch) - real_pitch[j])))] for j in columns]
+        comparison_figure(args.figure, gens, [real_audio[j] for j in columns],
+                          [f"MIDI {real_pitch[j]}\n{real_names[j]}" for j in columns])
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "evaluate", help="pitch accuracy (pyin) of a model's notes side by side with real notes")
+    parser.add_argument("--model", default=None, help="exported model .pt (default: the shipped one)")
+    parser.add_argument("--real", required=True, help="NSynth-style folder of real notes to compare with")
+    parser.add_argument("--split", default=None, help="only real notes of this split (splits.csv)")
+    parser.add_argument("--notes", type=int, default=122, help="notes measured on each side (default 122)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", default=None, help="write the figures to this JSON file")
+    parser.add_argument("--figure", default=None, help="PNG of generated vs real spectrograms")
+    parser.add_argument("--quiet", action="store_true")
+    parser.set_defaults(handler=run)
