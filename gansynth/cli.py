@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gansynth.render_commands",
     "gansynth.plots",
     "gansynth.evaluate",
+    "gansynth.sequence.commands",
     "gansynth.data.commands",
 )
 

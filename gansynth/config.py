@@ -366,6 +366,8 @@ class GANTrainConfig:
     num_samples: EMA samples (fixed z and pitch) written at each sample interval.
     normalizer: "prespecified" (GANSynth's constants) or "fitted" (per-channel range of
         `normalizer_batches` training batches).
+    channels_last: keep activations in channels-last memory layout (2-5x faster convolutions
+        with few channels on CPU).
     """
 
     batch_size: int = 8
@@ -383,6 +385,7 @@ class GANTrainConfig:
     num_samples: int = 8
     normalizer: str = "prespecified"
     normalizer_batches: int = 16
+    channels_last: bool = True
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -477,7 +480,7 @@ class SequenceTokenizerConfig:
     num_velocities: int = 16
     steps_per_second: int = 32
     max_shift_seconds: float = 1.0
-    max_note_seconds: float = 4.0
+    max_note_seconds: float = 8.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.pitch_low < self.pitch_high <= 127:
@@ -549,7 +552,12 @@ class SequenceDataConfig:
 
 @dataclass(frozen=True)
 class SequenceTrainConfig:
-    """Optimization of the LSTM (AdamW, gradient clipping, time and epoch limits)."""
+    """Optimization of the LSTM (AdamW, gradient clipping, time and epoch limits).
+
+    max_minutes: stop after this much wall time (0: no limit); windows_per_epoch: training
+    windows, drawn at random positions, between two validations (0: one pass over the tokens);
+    num_threads: torch CPU threads (0: torch's default).
+    """
 
     batch_size: int = 32
     learning_rate: float = 2e-3
@@ -557,13 +565,15 @@ class SequenceTrainConfig:
     grad_clip: float = 1.0
     max_epochs: int = 20
     max_minutes: float = 0.0
+    windows_per_epoch: int = 0
     num_threads: int = 0
     seed: int = 0
     log_every_n_steps: int = 20
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.max_epochs < 1:
-            raise ConfigError("train.batch_size and train.max_epochs must be >= 1")
+        if self.batch_size < 1 or self.max_epochs < 1 or self.windows_per_epoch < 0:
+            raise ConfigError("train.batch_size and train.max_epochs must be >= 1, "
+                              "train.windows_per_epoch >= 0 (0: one pass over the training tokens)")
         if self.learning_rate <= 0 or self.weight_decay < 0 or self.grad_clip < 0:
             raise ConfigError("train.learning_rate must be > 0, train.weight_decay and "
                               "train.grad_clip >= 0")

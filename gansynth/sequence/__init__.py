@@ -1,0 +1,17 @@
+"""The LSTM note-sequence model: tokenize MIDI corpora, train, compose, continue and blend scores.
+
+- `tokenizer`: Performance-RNN style events (NoteOn, NoteOff, TimeShift, Velocity) via miditok.
+- `corpus`: MIDI folder -> notes -> file-level split -> augmented token streams.
+- `music21_corpus`: the built-in corpus (Bach chorales, Essen folk songs) converted to MIDI.
+- `model`: the LSTM language model (plain `nn.Module`); `lightning`: its LightningModule and data.
+- `sampling`: temperature / top-k / top-p sampling with a primer, a polyphony limit, and blending.
+- `evaluation`: perplexity, unigram / bigram baselines and score statistics.
+- `export`: the inference file (plain tensors + config, strict, `weights_only=True`).
+
+Heavy imports (torch, miditok, music21) live in the submodules, not here.
+"""
+
+from pathlib import Path
+
+#: The shipped default model, trained on the built-in music21 corpus.
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent.parent / "data" / "models" / "lstm_default.pt"

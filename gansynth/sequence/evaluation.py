@@ -1,0 +1,189 @@
+"""Held-out perplexity (model, unigram and bigram baselines) and score statistics.
+
+Perplexity is exp(mean negative log-likelihood per token) over every token after the leading
+BOS of each held-out stream (EOS included), each stream read from the start; the baselines
+predict exactly the same tokens:
+
+- unigram: add-one smoothed token frequencies of the training streams;
+- bigram: P(t | prev) = (count(prev, t) + mu * P_unigram(t)) / (count(prev) + mu), mu = 1.
+
+Score statistics of a set of pieces (`Notes` in seconds):
+
+- pitch-class histogram (12 bins, notes counted once) and its total-variation distance
+  0.5 * sum |p - q| between two sets (0: identical, 1: disjoint);
+- note density: notes per second of music (first onset to last release, summed over pieces);
+- polyphony: mean number of notes sounding, weighted by time, over the time when any sounds.
+
+`evaluate_sequence_model` puts it together (`gansynth evaluate-sequence`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from gansynth.sequence.corpus import TokenCorpus
+from gansynth.sequence.export import SequenceModel
+from gansynth.sequence.model import LstmLanguageModel
+from gansynth.sequence.tokenizer import Notes
+
+
+@torch.no_grad()
+def model_perplexity(model: LstmLanguageModel, streams: Sequence[np.ndarray]) -> float:
+    """Perplexity of the model on full streams (each (T,) int, starting with BOS)."""
+    model.eval()
+    device = next(model.parameters()).device
+    nll, count = 0.0, 0
+    for s in streams:
+        ids = torch.as_tensor(np.asarray(s), dtype=torch.long, device=device)[None]  # (1, T)
+        logits, _ = model(ids[:, :-1])  # (1, T - 1, V)
+        nll += float(F.cross_entropy(logits[0], ids[0, 1:], reduction="sum"))
+        count += ids.shape[1] - 1
+    return math.exp(nll / max(count, 1))
+
+
+def _unigram(train: Sequence[np.ndarray], vocab_size: int) -> np.ndarray:
+    counts = np.ones(vocab_size)
+    for s in train:
+        counts += np.bincount(np.asarray(s[1:]), minlength=vocab_size)
+    return counts / counts.sum()
+
+
+def unigram_perplexity(train: Sequence[np.ndarray], valid: Sequence[np.ndarray],
+                       vocab_size: int) -> float:
+    """Perplexity of add-one smoothed token frequencies of `train` on `valid`."""
+    log_p = np.log(_unigram(train, vocab_size))
+    targets = np.concatenate([np.asarray(s[1:]) for s in valid])
+    return float(np.exp(-log_p[targets].mean()))
+
+
+def bigram_perplexity(train: Sequence[np.ndarray], valid: Sequence[np.ndarray], vocab_size: int,
+                      mu: float = 1.0) -> float:
+    """Perplexity of a bigram model (Dirichlet-smoothed towards the unigram) on `valid`."""
+    unigram = _unigram(train, vocab_size)
+    pairs = np.zeros((vocab_size, vocab_size))
+    for s in train:
+        s = np.asarray(s)
+        np.add.at(pairs, (s[:-1], s[1:]), 1.0)
+    probs = (pairs + mu * unigram[None]) / (pairs.sum(axis=1, keepdims=True) + mu)
+    prev = np.concatenate([np.asarray(s[:-1]) for s in valid])
+    nxt = np.concatenate([np.asarray(s[1:]) for s in valid])
+    return float(np.exp(-np.log(probs[prev, nxt]).mean()))
+
+
+@dataclass(frozen=True)
+class ScoreStats:
+    """Statistics of a set of pieces: pitch_classes (12,) sums to 1; density in notes / s;
+    polyphony in sounding notes; notes and seconds in total."""
+
+    pitch_classes: np.ndarray
+    density: float
+    polyphony: float
+    notes: int
+    seconds: float
+
+
+def _sounding_time(notes: Notes) -> tuple[float, float]:
+    """(integral of the number of sounding notes over time, time with >= 1 note sounding), in s."""
+    ends = notes.onset + notes.duration
+    times = np.concatenate([notes.onset, ends])
+    steps = np.concatenate([np.ones(len(notes)), -np.ones(len(notes))])
+    order = np.lexsort((steps, times))  # releases before onsets at equal times
+    times, steps = times[order], steps[order]
+    count = np.cumsum(steps)[:-1]  # notes sounding on each segment
+    lengths = np.diff(times)
+    return float((count * lengths).sum()), float(lengths[count > 0].sum())
+
+
+def score_stats(pieces: Sequence[Notes]) -> ScoreStats:
+    """Pitch-class histogram, note density and polyphony of pieces taken together."""
+    histogram = np.zeros(12)
+    notes, seconds, weighted, sounding = 0, 0.0, 0.0, 0.0
+    for piece in pieces:
+        if len(piece) == 0:
+            continue
+        histogram += np.bincount(piece.pitch % 12, minlength=12)
+        notes += len(piece)
+        seconds += piece.end - float(piece.onset.min())
+        w, t = _sounding_time(piece)
+        weighted += w
+        sounding += t
+    total = histogram.sum()
+    return ScoreStats(pitch_classes=histogram / total if total else histogram,
+                      density=notes / seconds if seconds else 0.0,
+                      polyphony=weighted / sounding if sounding else 0.0,
+                      notes=notes, seconds=seconds)
+
+
+def pitch_class_distance(a: ScoreStats, b: ScoreStats) -> float:
+    """Total-variation distance between the two pitch-class histograms, in [0, 1]."""
+    return 0.5 * float(np.abs(a.pitch_classes - b.pitch_classes).sum())
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """What `evaluate_sequence_model` measured; `format()` gives the side-by-side table.
+
+    held_out / training / generated: statistics of the held-out pieces, of the training streams
+    (augmented copies included: what the model learned from) and of the generated pieces.
+    """
+
+    valid_files: int
+    valid_tokens: int
+    model_perplexity: float
+    unigram_perplexity: float
+    bigram_perplexity: float
+    held_out: ScoreStats
+    training: ScoreStats
+    generated: ScoreStats
+    pieces: tuple[int, int, int]
+
+    def format(self) -> str:
+        sets = (self.held_out, self.training, self.generated)
+        lines = [
+            f"{'held-out files / tokens':<30} {self.valid_files} / {self.valid_tokens}",
+            f"{'perplexity: LSTM':<30} {self.model_perplexity:.3f}",
+            f"{'perplexity: unigram baseline':<30} {self.unigram_perplexity:.3f}",
+            f"{'perplexity: bigram baseline':<30} {self.bigram_perplexity:.3f}",
+            "",
+            f"{'statistic':<30} {'held-out':>10} {'training':>10} {'generated':>10}",
+            f"{'pieces':<30}" + "".join(f" {n:>10}" for n in self.pieces),
+            f"{'notes':<30}" + "".join(f" {s.notes:>10}" for s in sets),
+            f"{'note density (notes/s)':<30}" + "".join(f" {s.density:>10.3f}" for s in sets),
+            f"{'polyphony (sounding notes)':<30}" + "".join(f" {s.polyphony:>10.3f}" for s in sets),
+            f"{'pitch-class TV to held-out':<30} {0.0:>10.3f}"
+            f" {pitch_class_distance(self.training, self.held_out):>10.3f}"
+            f" {pitch_class_distance(self.generated, self.held_out):>10.3f}",
+            f"{'pitch-class TV to training':<30}"
+            f" {pitch_class_distance(self.held_out, self.training):>10.3f} {0.0:>10.3f}"
+            f" {pitch_class_distance(self.generated, self.training):>10.3f}",
+        ]
+        return "\n".join(lines)
+
+
+def evaluate_sequence_model(loaded: SequenceModel, corpus: TokenCorpus, samples: int = 16,
+                            seconds: float = 30.0, temperature: float = 1.0,
+                            seed: int = 0) -> EvaluationReport:
+    """Held-out perplexities (model and baselines) and statistics of `samples` unconditional
+    pieces of `seconds` each vs the corpus. Corpus pieces are decoded from their tokens, so every
+    column shares the tokenizer's quantization."""
+    from gansynth.sequence.sampling import SamplingOptions, continue_tokens
+
+    tokenizer = loaded.tokenizer
+    vocab = len(tokenizer)
+    options = SamplingOptions(seconds=seconds, temperature=temperature)
+    generated = continue_tokens(loaded.model, tokenizer, [], options, num=samples, seed=seed)
+    return EvaluationReport(
+        valid_files=len(corpus.valid), valid_tokens=corpus.valid_tokens,
+        model_perplexity=model_perplexity(loaded.model, corpus.valid),
+        unigram_perplexity=unigram_perplexity(corpus.train, corpus.valid, vocab),
+        bigram_perplexity=bigram_perplexity(corpus.train, corpus.valid, vocab),
+        held_out=score_stats([tokenizer.decode_notes(s) for s in corpus.valid]),
+        training=score_stats([tokenizer.decode_notes(s) for s in corpus.train]),
+        generated=score_stats([tokenizer.decode_notes(ids) for ids in generated]),
+        pieces=(len(corpus.valid), len(corpus.train), samples))

@@ -1,0 +1,115 @@
+"""Figures for docs/sequence.md: piano rolls of LSTM-generated pieces and the training curve.
+
+    .venv/bin/python scripts/plot_sequence.py [--model data/models/lstm_default.pt]
+        [--primer data/midi/chorale_bwv10_7.mid] [--run runs/lstm_default] [--out-dir docs/img]
+
+Writes sequence_pianoroll.png (an unconditional piece, a continuation of the primer and a blend
+of the two example chorales, 20 s each, seed 0) and, with --run, sequence_training.png
+(validation perplexity per epoch from the run's CSV log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+
+from gansynth.io import atomic_path  # noqa: E402
+from gansynth.sequence import DEFAULT_MODEL  # noqa: E402
+from gansynth.sequence.export import load_sequence_model  # noqa: E402
+from gansynth.sequence.sampling import SamplingOptions, blend_tokens, continue_tokens  # noqa: E402
+from gansynth.sequence.tokenizer import Notes, notes_from_midi  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+MIDI = REPO / "data" / "midi"
+
+
+def piano_roll(ax: Axes, notes: Notes, title: str, split: float | None = None) -> None:
+    """Notes as horizontal bars (time in s, MIDI pitch), shaded by velocity."""
+    for onset, duration, pitch, velocity in zip(notes.onset, notes.duration, notes.pitch,
+                                                notes.velocity, strict=True):
+        ax.broken_barh([(onset, duration)], (pitch - 0.4, 0.8),
+                       facecolors=plt.cm.viridis(0.25 + 0.6 * velocity / 127))
+    if split is not None:
+        ax.axvline(split, color="crimson", lw=1.2, ls="--")
+        ax.text(split, notes.pitch.max() + 1.5, " generated ->", color="crimson", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel("MIDI pitch")
+    ax.set_ylim(notes.pitch.min() - 2, notes.pitch.max() + 4)
+    ax.grid(alpha=0.3)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(DEFAULT_MODEL))
+    parser.add_argument("--primer", default=str(MIDI / "chorale_bwv10_7.mid"))
+    parser.add_argument("--blend", nargs=2, default=[str(MIDI / "chorale_bwv10_7.mid"),
+                                                     str(MIDI / "folk_altdeu10_0005.mid")])
+    parser.add_argument("--run", default=None, help="training run folder with logs/ (optional)")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--out-dir", default=str(REPO / "docs" / "img"))
+    args = parser.parse_args(argv)
+    out_dir = Path(args.out_dir)
+
+    loaded = load_sequence_model(args.model)
+    model, tok = loaded.model, loaded.tokenizer
+    options = SamplingOptions(seconds=args.seconds, temperature=1.0, polyphony=6)
+    primer_notes = notes_from_midi(args.primer)
+    primer_tail = Notes(*(getattr(primer_notes, f)[primer_notes.onset >= primer_notes.end - 12.0]
+                          for f in ("onset", "duration", "pitch", "velocity")))
+    primer_tail = Notes(primer_tail.onset - primer_tail.onset.min(), primer_tail.duration,
+                        primer_tail.pitch, primer_tail.velocity)
+    primer = tok.encode(primer_tail)
+    free = tok.decode_notes(continue_tokens(model, tok, [], options, seed=0)[0])
+    cont = tok.decode_notes(primer + continue_tokens(model, tok, primer, options, seed=0)[0])
+    a, b = (tok.encode(notes_from_midi(p)) for p in args.blend)
+    blend = tok.decode_notes(blend_tokens(model, tok, a, b, options, seed=0)[0])
+
+    fig, axes = plt.subplots(3, 1, figsize=(11, 9))
+    piano_roll(axes[0], free, f"unconditional sample ({args.seconds:.0f} s, seed 0)")
+    piano_roll(axes[1], cont, f"continuation of the last 12 s of {Path(args.primer).name}",
+               split=tok.decode_notes(primer).end)
+    piano_roll(axes[2], blend, "blend: generated from the mean LSTM state of "
+               f"{Path(args.blend[0]).name} and {Path(args.blend[1]).name}")
+    axes[2].set_xlabel("time (s)")
+    fig.tight_layout()
+    with atomic_path(out_dir / "sequence_pianoroll.png") as tmp:
+        fig.savefig(tmp, dpi=110)
+    print(f"wrote {out_dir / 'sequence_pianoroll.png'}")
+
+    if args.run:
+        logs = sorted(Path(args.run).glob("logs/version_*/metrics.csv"))
+        epochs, ppl = [], []
+        for log in logs:
+            with log.open() as f:
+                for row in csv.DictReader(f):
+                    if row.get("val_ppl"):
+                        epochs.append(int(row["epoch"]) + 1)
+                        ppl.append(float(row["val_ppl"]))
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        ax.plot(epochs, ppl, "o-", label="LSTM (validation windows)")
+        for key, style in (("unigram_perplexity", ":"), ("bigram_perplexity", "--")):
+            ax.axhline(loaded.metrics[key], ls=style, color="gray",
+                       label=f"{key.split('_')[0]} baseline ({loaded.metrics[key]:.2f})")
+        ax.set_xlabel(f"epoch ({loaded.config.train.windows_per_epoch} windows of "
+                      f"{loaded.config.data.window} tokens)")
+        ax.set_ylabel("perplexity")
+        ax.set_yscale("log")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        with atomic_path(out_dir / "sequence_training.png") as tmp:
+            fig.savefig(tmp, dpi=110)
+        print(f"wrote {out_dir / 'sequence_training.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

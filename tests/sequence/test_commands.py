@@ -1,0 +1,180 @@
+"""The CLI end to end through `gansynth.cli.main`: compose, train-sequence (and resume),
+evaluate-sequence, corpus build-music21, and bad input -> one line, exit 2, no output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from symusic import Score
+
+from gansynth.cli import main
+from gansynth.sequence import DEFAULT_MODEL
+from gansynth.sequence.export import load_sequence_model
+from gansynth.sequence.tokenizer import notes_from_midi
+
+from .test_corpus import make_corpus
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _notes(path: Path) -> int:
+    return Score(str(path)).note_num()
+
+
+def test_compose_writes_midi_that_parses_back(tiny_model_file: Path, tmp_path: Path,
+                                              example_midi: list[Path],
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "new.mid"
+    assert main(["compose", "--model", str(tiny_model_file), "--seconds", "5", "--seed", "1",
+                 "-o", str(out)]) == 0
+    assert _notes(out) > 0 and notes_from_midi(out).end <= 5.0 + 1.0
+    assert "seed 1" in capsys.readouterr().out
+
+    cont = tmp_path / "cont.mid"
+    assert main(["compose", "--model", str(tiny_model_file), "--primer", str(example_midi[0]),
+                 "--seconds", "4", "--seed", "1", "--top-p", "0.9", "-o", str(cont)]) == 0
+    primer = notes_from_midi(example_midi[0])
+    continued = notes_from_midi(cont)
+    assert len(continued) > len(primer) and continued.end > primer.end
+
+    blend = tmp_path / "blend.mid"
+    assert main(["compose", "--model", str(tiny_model_file), "--blend", str(example_midi[0]),
+                 str(example_midi[1]), "--seconds", "4", "--seed", "2", "--num", "2",
+                 "--polyphony", "2", "-o", str(blend)]) == 0
+    outputs = sorted(p.name for p in tmp_path.glob("blend*"))
+    assert outputs == ["blend_0.mid", "blend_1.mid"]
+    assert all(_notes(tmp_path / name) > 0 for name in outputs)
+
+
+@pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="default model not trained yet")
+def test_compose_with_the_shipped_default_model(tmp_path: Path) -> None:
+    shipped = load_sequence_model(DEFAULT_MODEL)
+    m = shipped.metrics  # measured at export on the held-out split
+    assert m["val_perplexity"] < m["bigram_perplexity"] < m["unigram_perplexity"]
+    out = tmp_path / "default.mid"
+    assert main(["compose", "--seconds", "10", "--seed", "0", "--num", "3", "-o", str(out)]) == 0
+    for i in range(3):
+        notes = notes_from_midi(tmp_path / f"default_{i}.mid")
+        assert len(notes) > 0 and notes.onset.max() < 10.0 and notes.end <= 11.0
+
+
+def _assert_one_line_error(capsys: pytest.CaptureFixture[str], text: str) -> None:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gansynth: error: ") and "\n" not in err and text in err, err
+
+
+def test_bad_input_is_one_error_exit_2_and_no_output(tiny_model_file: Path, tmp_path: Path,
+                                                     example_midi: list[Path],
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    corrupt = tmp_path / "corrupt.mid"
+    corrupt.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01 not really MIDI")
+    not_a_model = tmp_path / "model.pt"
+    torch.save({"something": torch.zeros(2)}, not_a_model)
+    out = tmp_path / "out" / "x.mid"
+    out.parent.mkdir()
+    model = ["--model", str(tiny_model_file)]
+    cases = [
+        (["--primer", str(corrupt), *model], "corrupt.mid: not a valid MIDI file"),
+        (["--primer", str(tmp_path / "missing.mid"), *model], "missing.mid: MIDI file not found"),
+        (["--blend", str(example_midi[0]), str(corrupt), *model], "not a valid MIDI file"),
+        (["--model", str(not_a_model)], "not a gansynth sequence model file"),
+        (["--model", str(example_midi[0])], "not a gansynth sequence model file"),
+        (["--model", str(tmp_path / "nope.pt")], "sequence model file not found"),
+        (["--temperature", "0", *model], "--temperature must be positive"),
+    ]
+    for args, message in cases:
+        assert main(["compose", "--seconds", "2", "-o", str(out), *args]) == 2, args
+        _assert_one_line_error(capsys, message)
+        assert list(out.parent.iterdir()) == []
+    assert main(["compose", *model, "-o", str(tmp_path / "out" / "x.wav")]) == 2
+    _assert_one_line_error(capsys, "must end in .mid")
+    assert main(["compose", *model, "-o", str(tmp_path / "none" / "x.mid")]) == 2
+    _assert_one_line_error(capsys, "does not exist")
+    assert main(["evaluate-sequence", "--model", str(not_a_model), "--corpus", str(tmp_path)]) == 2
+    _assert_one_line_error(capsys, "not a gansynth sequence model file")
+
+
+def test_train_resume_and_evaluate(tmp_path: Path, example_midi: list[Path],
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = make_corpus(tmp_path / "corpus", example_midi)
+    run = tmp_path / "run"
+    recipe = str(REPO / "recipes" / "lstm_debug.yaml")
+    args = ["train-sequence", "--config", recipe, "--out", str(run), "--quiet"]
+    assert main([*args, f"data.midi_dir={corpus}"]) == 0
+    printed = capsys.readouterr().out
+    assert "validation perplexity: model" in printed and "unigram" in printed
+    first = load_sequence_model(run / "model.pt")
+    assert first.metrics["steps"] == 2  # 16 windows / batch 8, one epoch
+    assert first.metrics["val_perplexity"] < first.metrics["unigram_perplexity"] * 10
+    assert (run / "config.yaml").is_file() and (run / "tokenizer.json").is_file()
+
+    assert main([*args, "--resume", str(run / "checkpoints" / "last.ckpt"),
+                 f"data.midi_dir={corpus}", "train.max_epochs=3"]) == 0
+    resumed = load_sequence_model(run / "model.pt")
+    assert resumed.metrics["steps"] == 6 and resumed.metrics["epochs"] == 3
+    capsys.readouterr()
+
+    assert main(["evaluate-sequence", "--model", str(run / "model.pt"), "--corpus", str(corpus),
+                 "--samples", "2", "--seconds", "4"]) == 0
+    report = capsys.readouterr().out
+    for text in ("perplexity: LSTM", "perplexity: unigram", "perplexity: bigram",
+                 "note density", "polyphony", "pitch-class TV to held-out"):
+        assert text in report, report
+
+
+def test_corpus_build_music21(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "m21"
+    assert main(["corpus", "build-music21", "--out", str(out), "--sets", "bach", "--limit", "2"]) == 0
+    files = sorted((out / "bach").glob("*.mid"))
+    assert len(files) == 2 and all(_notes(f) > 20 for f in files)
+    assert (out / ".gitignore").read_text().strip().endswith("*")
+    assert "2 MIDI files written" in capsys.readouterr().out
+    assert main(["corpus", "build-music21", "--out", str(out), "--sets", "bach", "--limit", "2"]) == 0
+    assert "2 already present" in capsys.readouterr().out
+
+
+def test_render_midi_through_the_renderer(tmp_path: Path, example_midi: list[Path]) -> None:
+    """The composed score goes through `render_score`; here with the analytic stand-in model."""
+    import soundfile as sf
+
+    from gansynth.sequence.compose import render_midi
+    from gansynth.synth import Synthesizer
+    from gansynth.testing import ToneModel
+
+    synth = Synthesizer(ToneModel())
+    midi = example_midi[-1]
+    seconds = render_midi(synth, midi, tmp_path / "x.wav", timbre=3)
+    audio, rate = sf.read(tmp_path / "x.wav")
+    assert rate == synth.sample_rate and abs(len(audio) / rate - seconds) < 1e-6
+    assert seconds >= notes_from_midi(midi).end
+    assert float(abs(audio).max()) > 0.1
+
+
+def _default_gan_model() -> Path | None:
+    try:
+        from gansynth.checkpoint import DEFAULT_MODEL_PATH
+    except ImportError:
+        return None
+    return DEFAULT_MODEL_PATH if DEFAULT_MODEL_PATH.is_file() else None
+
+
+@pytest.mark.skipif(_default_gan_model() is None, reason="no shipped GAN model to render with")
+def test_compose_render_end_to_end(tiny_model_file: Path, tmp_path: Path) -> None:
+    import soundfile as sf
+
+    out, wav = tmp_path / "x.mid", tmp_path / "x.wav"
+    assert main(["compose", "--model", str(tiny_model_file), "--seconds", "3", "--seed", "0",
+                 "-o", str(out), "--render", str(wav), "--timbre", "2"]) == 0
+    audio, _ = sf.read(wav)
+    assert _notes(out) > 0 and float(abs(audio).max()) > 0.0
+
+
+def test_compose_render_bad_output_writes_nothing(tiny_model_file: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "x.mid"
+    assert main(["compose", "--model", str(tiny_model_file), "-o", str(out),
+                 "--render", str(tmp_path / "x.mp3")]) == 2
+    _assert_one_line_error(capsys, "must end in .wav or .flac")
+    assert list(tmp_path.iterdir()) == []
