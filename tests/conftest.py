@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # the suite runs subprocesses side by side
 
 import numpy as np
 import pytest

@@ -69,4 +69,4 @@ def run(args: argparse.Namespace) -> None:
           f"torch threads {torch.get_num_threads()}, device {device}")
     print(f"  gansynth forward+inverse : {args.batch / t_ours:9.1f} notes/s  ({t_ours * 1e3:.1f} ms/batch)")
     print(f"  librosa stft+istft       : {args.batch / t_ref:9.1f} notes/s  ({t_ref * 1e3:.1f} ms/batch)")
-    print(f"  ratio gansynth / librosa : {t_ref / t_ours:9.2f}x")
+    print(f"  ratio gansynth / librosa : {t_ref / t_ours:9.3g}x")

@@ -1,0 +1,160 @@
+"""Build and run a GAN training: the library behind `gansynth train` (one place turns an
+`ExperimentConfig` into datamodule, module, callbacks, loggers and a Lightning Trainer).
+
+Run folder layout (config.output):
+    config.yaml                 resolved config of the latest start/resume
+    checkpoints/last.ckpt       resume point (+ img{N}.ckpt every checkpoint interval)
+    logs/csv/version_K/metrics.csv, logs/tensorboard/version_K/   one version per start/resume
+    samples/img{N}/             EMA samples (PNG + WAV) and samples/samples.csv
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+from gansynth.config import DataConfig, ExperimentConfig, save_config
+from gansynth.errors import BadInputError, ConfigError
+from gansynth.training.callbacks import LAST_NAME, AtomicCheckpoint, SampleLogger
+from gansynth.training.module import GANSynthModule, fit_normalizer
+from gansynth.training.sampling import ResumableDataModule
+
+MULTI_DEVICE_STRATEGY = "ddp_find_unused_parameters_true"
+
+
+def run_paths(config: ExperimentConfig) -> dict[str, Path]:
+    """Folders and files of a run: root, checkpoints, last checkpoint, logs, samples."""
+    root = Path(config.output)
+    return {"root": root, "checkpoints": root / "checkpoints", "last": root / "checkpoints" / LAST_NAME,
+            "logs": root / "logs", "samples": root / "samples"}
+
+
+def _device_count(config: ExperimentConfig) -> int:
+    t = config.trainer
+    if isinstance(t.devices, int):
+        return t.devices
+    if t.devices not in ("auto", "-1"):
+        return len([d for d in str(t.devices).split(",") if d.strip()])
+    if t.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return torch.cuda.device_count()
+    return 1
+
+
+def resolve_strategy(config: ExperimentConfig) -> str:
+    """The Lightning strategy: "auto" becomes DDP with unused-parameter detection on more than one
+    device (inactive resolution blocks and the frozen network of each step get no gradient)."""
+    t = config.trainer
+    if t.strategy == "auto" and _device_count(config) * t.num_nodes > 1:
+        return MULTI_DEVICE_STRATEGY
+    return t.strategy
+
+
+def build_trainer(config: ExperimentConfig, callbacks: Sequence[L.Callback] = (),
+                  progress_bar: bool = True, **trainer_kwargs: Any) -> L.Trainer:
+    """A Lightning Trainer for `config`: our checkpoint and sample callbacks, CSV + TensorBoard
+    loggers, no Lightning checkpointing, no epoch/step limit (the image cap stops training), and
+    no sampler replacement (serve data through `ResumableDataModule`)."""
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    paths = run_paths(config)
+    t, tr = config.train, config.trainer
+    devices = _device_count(config) * tr.num_nodes
+    steps_per_log = max(1, t.log_every_images // (t.batch_size * max(devices, 1)))
+    all_callbacks: list[L.Callback] = [
+        AtomicCheckpoint(paths["checkpoints"], t.checkpoint_every_images),
+        SampleLogger(paths["samples"], t.sample_every_images, t.num_samples, seed=t.seed),
+        *callbacks,
+    ]
+    kwargs: dict[str, Any] = dict(
+        accelerator=tr.accelerator, devices=tr.devices, num_nodes=tr.num_nodes,
+        strategy=resolve_strategy(config), precision=tr.precision,
+        max_epochs=-1, max_steps=-1, limit_val_batches=0, num_sanity_val_steps=0,
+        use_distributed_sampler=False,  # ResumableSampler shards the data itself
+        enable_checkpointing=False, enable_progress_bar=progress_bar, enable_model_summary=progress_bar,
+        log_every_n_steps=steps_per_log, callbacks=all_callbacks,
+        logger=[CSVLogger(paths["logs"], name="csv"), TensorBoardLogger(paths["logs"], name="tensorboard")],
+        default_root_dir=str(paths["root"]),
+    )
+    kwargs.update(trainer_kwargs)
+    try:
+        return L.Trainer(**kwargs)
+    except (ValueError, TypeError) as err:  # Lightning's message names the bad trainer setting
+        raise ConfigError(f"trainer settings {dict((k, kwargs[k]) for k in ('accelerator', 'devices', 'num_nodes', 'strategy', 'precision'))}: {err}") from err
+
+
+def check_resume_checkpoint(path: Path, config: ExperimentConfig) -> int:
+    """Validate a checkpoint before resuming from it; returns its images seen.
+
+    Raises BadInputError for a file that is not a gansynth training checkpoint (or would run code
+    when loaded) and ConfigError when its networks or spectral settings differ from `config`'s.
+    """
+    from gansynth.checkpoint import load_plain
+    from gansynth.config import config_to_dict
+
+    ckpt = load_plain(path, "gansynth training checkpoint")
+    state = ckpt.get("gansynth") if isinstance(ckpt, dict) else None
+    hparams = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict) or not isinstance(hparams, dict) or not isinstance(hparams.get("config"), dict):
+        raise BadInputError(f"{path}: not a gansynth training checkpoint (written by `gansynth train`)")
+    saved, current = hparams["config"], config_to_dict(config)
+    for section in ("spectral", "model"):
+        if saved.get(section) != current[section]:
+            raise ConfigError(f"{path} was trained with {section} = {saved.get(section)}, but the config "
+                              f"has {current[section]}; resume with the same {section} settings")
+    for key in ("pitch_min", "pitch_max"):
+        if saved.get("data", {}).get(key) != current["data"][key]:
+            raise ConfigError(f"{path} was trained with data.{key} = {saved.get('data', {}).get(key)}, "
+                              f"the config has {current['data'][key]}")
+    return int(state.get("images_seen", 0))
+
+
+def make_datamodule(config: ExperimentConfig) -> L.LightningDataModule:
+    """The NoteDataModule of `config.data` at `config.spectral`."""
+    from gansynth.data.datamodule import NoteDataModule
+
+    return NoteDataModule(config.data, config.spectral, config.train.batch_size, seed=config.train.seed)
+
+
+def train(config: ExperimentConfig, resume: bool | str | os.PathLike[str] = False,
+          datamodule: L.LightningDataModule | None = None, callbacks: Sequence[L.Callback] = (),
+          progress_bar: bool = True, **trainer_kwargs: Any) -> GANSynthModule:
+    """Train (or, with `resume`, continue) the GAN of `config` until `schedule.max_images`.
+
+    resume: False starts a new run (refused if the output folder already holds one); True
+    continues from `<output>/checkpoints/last.ckpt`; a path continues from that checkpoint.
+    Returns the trained module (on rank 0 of a multi-process run it holds the final weights).
+    """
+    paths = run_paths(config)
+    ckpt_path: Path | None = None
+    if resume:
+        ckpt_path = paths["last"] if resume is True else Path(resume)
+        if not ckpt_path.is_file():
+            raise BadInputError(f"{ckpt_path}: no checkpoint to resume from; start the run without --resume")
+        check_resume_checkpoint(ckpt_path, config)
+    elif paths["last"].exists():
+        raise ConfigError(f"{paths['root']} already holds a training run ({paths['last']}); pass --resume "
+                          "to continue it or set output=<new folder>")
+    L.seed_everything(config.train.seed, workers=True, verbose=False)
+    paths["root"].mkdir(parents=True, exist_ok=True)
+    if int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0:
+        save_config(config, paths["root"] / "config.yaml")
+    dm = datamodule if datamodule is not None else make_datamodule(config)
+    normalizer = None
+    if config.train.normalizer == "fitted" and ckpt_path is None:
+        dm.setup("fit")
+        normalizer = fit_normalizer(dm.train_dataloader(), config.train.normalizer_batches)
+    module = GANSynthModule(config, normalizer)
+    data_config = getattr(dm, "data", None)
+    workers = data_config.num_workers if isinstance(data_config, DataConfig) else 0
+    loader = ResumableDataModule(dm, config.train.batch_size, config.train.seed,
+                                 position=lambda: module.images_seen, num_workers=workers)
+    trainer = build_trainer(config, callbacks, progress_bar=progress_bar, **trainer_kwargs)
+    # weights_only: a checkpoint holds plain data only, and loading one never runs code from it
+    trainer.fit(module, datamodule=loader, ckpt_path=str(ckpt_path) if ckpt_path is not None else None,
+                weights_only=True)
+    return module
