@@ -22,14 +22,38 @@ def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
 
 
-class EqualizedConv2d(nn.Module):
+class _Equalized(nn.Module):
+    """Shared parameter handling: weight stored N(0, 1), used as weight * scale; bias zero."""
+
+    weight: nn.Parameter
+    bias: nn.Parameter | None
+    scale: float
+
+    def _init_parameters(self, weight_shape: tuple[int, ...], bias: bool) -> None:
+        self.weight = nn.Parameter(torch.empty(weight_shape))
+        if bias:
+            self.bias = nn.Parameter(torch.empty(weight_shape[0]))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Stored weights N(0, 1), biases 0."""
+        nn.init.normal_(self.weight, 0.0, 1.0)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def effective_weight(self) -> torch.Tensor:
+        """The weight the layer uses: stored weight * scale (same shape as the stored weight)."""
+        return self.weight * self.scale
+
+
+class EqualizedConv2d(_Equalized):
     """2-D convolution with run-time weight scaling gain / sqrt(in_channels * kh * kw).
 
     x: (B, in_channels, H, W) -> (B, out_channels, H', W') with the usual conv arithmetic for
     `padding` (stride 1).
     """
-
-    bias: nn.Parameter | None
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
                  padding: int | tuple[int, int] = 0, gain: float = HE_GAIN, bias: bool = True) -> None:
@@ -42,22 +66,7 @@ class EqualizedConv2d(nn.Module):
         self.gain = gain
         self.fan_in = in_channels * kh * kw
         self.scale = gain / math.sqrt(self.fan_in)
-        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kh, kw))
-        if bias:
-            self.bias = nn.Parameter(torch.empty(out_channels))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Stored weights N(0, 1), biases 0."""
-        nn.init.normal_(self.weight, 0.0, 1.0)
-        if self.bias is not None:
-            nn.init.zeros_(self.bias)
-
-    def effective_weight(self) -> torch.Tensor:
-        """The weight the convolution uses: stored weight * scale, (out, in, kh, kw)."""
-        return self.weight * self.scale
+        self._init_parameters((out_channels, in_channels, kh, kw), bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.effective_weight(), self.bias, padding=self.padding)
@@ -67,13 +76,11 @@ class EqualizedConv2d(nn.Module):
                 f"padding={self.padding}, gain={self.gain:.4g}, bias={self.bias is not None}")
 
 
-class EqualizedLinear(nn.Module):
+class EqualizedLinear(_Equalized):
     """Dense layer with run-time weight scaling gain / sqrt(in_features).
 
     x: (B, in_features) -> (B, out_features).
     """
-
-    bias: nn.Parameter | None
 
     def __init__(self, in_features: int, out_features: int, gain: float = HE_GAIN,
                  bias: bool = True) -> None:
@@ -83,22 +90,7 @@ class EqualizedLinear(nn.Module):
         self.gain = gain
         self.fan_in = in_features
         self.scale = gain / math.sqrt(in_features)
-        self.weight = nn.Parameter(torch.empty(out_features, in_features))
-        if bias:
-            self.bias = nn.Parameter(torch.empty(out_features))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Stored weights N(0, 1), biases 0."""
-        nn.init.normal_(self.weight, 0.0, 1.0)
-        if self.bias is not None:
-            nn.init.zeros_(self.bias)
-
-    def effective_weight(self) -> torch.Tensor:
-        """The weight the layer uses: stored weight * scale, (out_features, in_features)."""
-        return self.weight * self.scale
+        self._init_parameters((out_features, in_features), bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.effective_weight(), self.bias)
