@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest clean
+.PHONY: install demo test lint typecheck pytest clean
 
 # torch first, pinned, so that pip takes the CPU wheel already on this machine instead of
 # resolving a multi-GB CUDA build for the project's `torch>=` requirement.
@@ -16,6 +16,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Render the example score with the shipped default model, and a spectrogram picture of it.
+demo: $(STAMP)
+	mkdir -p out
+	$(BIN)/gansynth render data/midi/demo.mid -o out/demo.wav
+	$(BIN)/gansynth spectrogram out/demo.wav -o out/demo.png --title "gansynth: data/midi/demo.mid"
+	@echo "wrote out/demo.wav and out/demo.png"
 
 lint: $(STAMP)
 	$(BIN)/ruff check gansynth tests scripts
