@@ -16,8 +16,11 @@ def test_version_and_help(capsys) -> None:
 
 
 def test_bench_spectral_prints_ratio(capsys) -> None:
-    assert main(["bench", "spectral", "--batch", "2", "--repeats", "1", "--layout", "base"]) == 0
+    assert main(["bench", "spectral", "--batch", "2", "--repeats", "1", "--layout", "base", "--quality"]) == 0
     out = capsys.readouterr().out
     assert "notes/s" in out
     ratio_line = [line for line in out.splitlines() if "ratio" in line][0]
     assert float(ratio_line.split(":")[1].strip().rstrip("x")) > 0
+    for name in ("phase", "if"):
+        snr_line = [line for line in out.splitlines() if line.strip().startswith(f"{name} ") and "SNR" in line][0]
+        assert all(float(v) >= 60.0 for v in snr_line.split(":")[1].split())
