@@ -70,12 +70,12 @@ def real_notes(dataset: str | os.PathLike[str], pitch_min: int, pitch_max: int, 
                split: str | None = None, seed: int = 0) -> tuple[list[np.ndarray], list[int], list[str]]:
     """Up to `count` notes of an NSynth-style dataset with pitch in range (and of `split`),
     drawn at random (seeded). Returns (audios, pitches, note_strs)."""
-    from gansynth.data.nsynth import open_source, read_split_csv
+    from gansynth.config import DataConfig
+    from gansynth.data.nsynth import open_source, select_notes
 
     source = open_source(dataset)
-    splits = read_split_csv(Path(dataset) / "splits.csv") if split else {}
-    chosen = [i for i, meta in enumerate(source.notes)
-              if pitch_min <= meta.pitch <= pitch_max and (not split or splits.get(meta.note_str) == split)]
+    selection = DataConfig(path=str(dataset), split=split, pitch_min=pitch_min, pitch_max=pitch_max)
+    chosen, _ = select_notes(source.notes, selection, Path(dataset))
     if not chosen:
         raise BadInputError(f"{dataset}: no notes with pitch {pitch_min}..{pitch_max}"
                             + (f" in split {split!r}" if split else ""))

@@ -42,6 +42,17 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample along the last axis with librosa's soxr backend (float32 out)."""
+    if orig_sr == target_sr:
+        return np.asarray(audio, dtype=np.float32)
+    import librosa
+
+    out = librosa.resample(np.asarray(audio, dtype=np.float32), orig_sr=orig_sr,
+                           target_sr=target_sr, res_type="soxr_hq", axis=-1)
+    return np.asarray(out, dtype=np.float32)
+
+
 AUDIO_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16")}
 
 

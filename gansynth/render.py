@@ -29,8 +29,9 @@ import numpy as np
 import torch
 
 from gansynth.errors import BadInputError
+from gansynth.io import resample
 from gansynth.score import Note, Score, TrackInfo, score_from_midi
-from gansynth.synth import Latent, Synthesizer, latent_from_seed, latent_key, resample, slerp
+from gansynth.synth import Latent, Synthesizer, latent_from_seed, latent_key, slerp
 from gansynth.synth import peak_dbfs as level_dbfs
 
 log = logging.getLogger("gansynth.render")

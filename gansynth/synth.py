@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from gansynth.errors import BadInputError
+from gansynth.io import resample
 
 if TYPE_CHECKING:
     from gansynth.render import RenderResult
@@ -113,17 +114,6 @@ def latent_from_seed(seed: int, latent_dim: int, index: int = 0) -> torch.Tensor
     """
     gen = torch.Generator().manual_seed(int(seed))
     return torch.randn(index + 1, latent_dim, generator=gen)[index]
-
-
-def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Resample along the last axis with librosa's soxr backend (float32 out)."""
-    if orig_sr == target_sr:
-        return np.asarray(audio, dtype=np.float32)
-    import librosa
-
-    out = librosa.resample(np.asarray(audio, dtype=np.float32), orig_sr=orig_sr,
-                           target_sr=target_sr, res_type="soxr_hq", axis=-1)
-    return np.asarray(out, dtype=np.float32)
 
 
 def latent_key(z: torch.Tensor) -> str:

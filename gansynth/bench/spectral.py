@@ -23,26 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also print round-trip SNR / spectral convergence on test notes")
 
 
-def harmonic_notes(batch: int, length: int, sample_rate: int, seed: int = 0) -> np.ndarray:
-    """(batch, length) float32 harmonic notes with an attack and decay at random pitches."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(length) / sample_rate
-    notes = np.zeros((batch, length), dtype=np.float64)
-    for i in range(batch):
-        f0 = 440.0 * 2 ** ((rng.integers(24, 85) - 69) / 12)
-        for k in range(1, 8):
-            if k * f0 < sample_rate / 2:
-                notes[i] += np.sin(2 * math.pi * k * f0 * t + rng.uniform(0, 2 * math.pi)) / k
-        notes[i] *= np.minimum(t / 0.01, 1.0) * np.exp(-1.5 * t)
-    return (0.3 * notes / np.abs(notes).max(axis=1, keepdims=True)).astype(np.float32)
-
-
 QUALITY_PITCHES = (45, 52, 60, 69, 76, 84, 96, 108)
 
 
-def _pitched_notes(pitches: tuple[int, ...], length: int, sample_rate: int) -> np.ndarray:
-    """(len(pitches), length) float32 harmonic notes at the given MIDI pitches (10 ms attack,
-    exponential decay, 1/k partials below 0.45 sr)."""
+def harmonic_notes(pitches: tuple[int, ...], length: int, sample_rate: int) -> np.ndarray:
+    """(len(pitches), length) float32 harmonic notes at the given MIDI pitches: 1/k partials below
+    0.45 sr, 10 ms linear attack, exponential decay, peak 0.5."""
     t = np.arange(length) / sample_rate
     notes = []
     for pitch in pitches:
@@ -64,7 +50,7 @@ def print_round_trip_quality(layout: str) -> None:
     """waves -> specgrams -> waves: SNR for `phase` and `if` (away from the last n_fft samples,
     where the final window tapers), spectral convergence for the lossy `if-mel`."""
     base = SpectralConfig(representation="if", layout=layout)
-    signals = np.concatenate([_pitched_notes(QUALITY_PITCHES, base.audio_length, base.sample_rate),
+    signals = np.concatenate([harmonic_notes(QUALITY_PITCHES, base.audio_length, base.sample_rate),
                               _highpassed_noise(base.audio_length, base.sample_rate)[None]])
     waves = torch.from_numpy(signals)
     judged = base.audio_length - base.n_fft
@@ -91,7 +77,8 @@ def run(args: argparse.Namespace) -> None:
 
     config = SpectralConfig(representation=args.representation, layout=args.layout)
     device = torch.device(args.device)
-    waves_np = harmonic_notes(args.batch, config.audio_length, config.sample_rate)
+    pitches = tuple(np.random.default_rng(0).integers(24, 85, size=args.batch).tolist())
+    waves_np = harmonic_notes(pitches, config.audio_length, config.sample_rate)
     waves = torch.from_numpy(waves_np).to(device)
     transform = get_transform(config, device)
 

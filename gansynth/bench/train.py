@@ -43,9 +43,10 @@ def run(args: argparse.Namespace) -> None:
     module = GANSynthModule(config).to(device)
     opt_g, opt_d = module.configure_optimizers()
     batch = config.train.batch_size
-    waves = torch.from_numpy(harmonic_notes(batch, config.spectral.audio_length, config.spectral.sample_rate))
     d = config.data
     pitch = torch.randint(d.pitch_min, d.pitch_max + 1, (batch,), generator=torch.Generator().manual_seed(0))
+    waves = torch.from_numpy(harmonic_notes(tuple(pitch.tolist()), config.spectral.audio_length,
+                                            config.spectral.sample_rate))
     raw = waves_to_specgrams(waves, config.spectral).to(device)  # (B, 2, frames, bins)
     pitch = pitch.to(device)
     s = config.schedule

@@ -23,6 +23,7 @@ import numpy as np
 
 from gansynth.config import NSYNTH_FAMILIES, NSYNTH_SOURCES, DataConfig
 from gansynth.errors import BadInputError
+from gansynth.io import resample
 
 NSYNTH_QUALITIES = ("bright", "dark", "distortion", "fast_decay", "long_release", "multiphonic",
                     "nonlinear_env", "percussive", "reverb", "tempo-synced")
@@ -207,10 +208,7 @@ def fit_audio(audio: np.ndarray, sample_rate: int, where: str, strict: bool,
         if strict:
             raise BadInputError(f"{where}: sample rate {sample_rate} Hz, expected {target_rate} Hz "
                                 "(strict mode); resample the file or drop --strict to resample on load")
-        import librosa
-
-        audio = librosa.resample(np.asarray(audio, dtype=np.float32), orig_sr=sample_rate,
-                                 target_sr=target_rate, res_type="soxr_hq")
+        audio = resample(audio, sample_rate, target_rate)
     audio = np.asarray(audio, dtype=np.float32)[:length]
     if audio.shape[0] < length:
         audio = np.pad(audio, (0, length - audio.shape[0]))
