@@ -25,6 +25,7 @@ from gansynth.config import ExperimentConfig, SpectralConfig, config_from_dict, 
 from gansynth.errors import BadInputError, ConfigError
 from gansynth.io import atomic_path
 from gansynth.models import Generator
+from gansynth.models.conditioning import build_generator
 from gansynth.spectral import Normalizer, specgrams_to_waves
 
 FORMAT = "gansynth-model"
@@ -59,12 +60,6 @@ def _experiment_config(data: Any, path: Path) -> ExperimentConfig:
         return config_from_dict(ExperimentConfig, data)
     except ConfigError as err:
         raise BadInputError(f"{path}: invalid stored config ({err})") from err
-
-
-def build_generator(config: ExperimentConfig) -> Generator:
-    """The generator described by `config` (fresh weights)."""
-    m = config.model
-    return Generator(m.latent_dim, config.num_pitches, m.channels, config.start_shape)
 
 
 def _strict_load(module: torch.nn.Module, state: Any, path: Path, what: str) -> None:

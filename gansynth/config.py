@@ -153,11 +153,15 @@ class GANModelConfig:
         shape is (frames, bins) / 2^(blocks - 1).
     latent_dim: size of the latent vector z ~ N(0, 1).
     mbstd_group: group size of the discriminator's minibatch standard deviation.
+    pitch_templates: also feed every generator block the spectrogram of a reference harmonic tone
+        at the asked pitch (gansynth.models.conditioning). False is the paper's generator; the
+        CPU-trained default model uses it (docs/models.md).
     """
 
     latent_dim: int = 256
     channels: tuple[int, ...] = PAPER_GAN_CHANNELS
     mbstd_group: int = 4
+    pitch_templates: bool = False
 
     def __post_init__(self) -> None:
         if self.latent_dim < 1:

@@ -34,7 +34,8 @@ from gansynth.losses import (
     gradient_penalty,
     pitch_accuracy,
 )
-from gansynth.models import Discriminator, Generator
+from gansynth.models import Discriminator
+from gansynth.models.conditioning import build_generator
 from gansynth.spectral import Normalizer
 from gansynth.training.schedule import Progress, progress
 
@@ -92,7 +93,7 @@ class GANSynthModule(L.LightningModule):
         self.save_hyperparameters({"config": config_to_dict(config)})
         self.automatic_optimization = False
         m = config.model
-        self.generator = Generator(m.latent_dim, config.num_pitches, m.channels, config.start_shape)
+        self.generator = build_generator(config)
         self.discriminator = Discriminator(config.num_pitches, m.channels, config.start_shape,
                                            mbstd_group=m.mbstd_group)
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
