@@ -44,6 +44,8 @@ class PitchReport:
     total: int
     unvoiced: int
     tolerance: float
+    pitches: tuple[int, ...] = ()  # asked pitch of every note
+    missed: tuple[int, ...] = ()  # asked pitch of every miss (unvoiced ones included)
 
     @property
     def accuracy(self) -> float:
@@ -56,6 +58,7 @@ def pitch_report(audios: Sequence[np.ndarray], pitches: Sequence[int], tolerance
     from tqdm import tqdm
 
     hits = unvoiced = 0
+    missed: list[int] = []
     pairs = list(zip(audios, pitches, strict=True))
     for audio, pitch in tqdm(pairs, desc=desc, disable=desc is None):
         measured = measured_pitch(audio, sample_rate)
@@ -63,7 +66,23 @@ def pitch_report(audios: Sequence[np.ndarray], pitches: Sequence[int], tolerance
             unvoiced += 1
         elif abs(measured - pitch) <= tolerance:
             hits += 1
-    return PitchReport(hits, len(pitches), unvoiced, tolerance)
+            continue
+        missed.append(int(pitch))
+    return PitchReport(hits, len(pitches), unvoiced, tolerance, tuple(int(p) for p in pitches), tuple(missed))
+
+
+def octave_rows(reports: Sequence[PitchReport], pitch_min: int, pitch_max: int) -> list[str]:
+    """One line per octave band (12 pitches from pitch_min) with each report's hits / notes."""
+    rows = []
+    for low in range(pitch_min, pitch_max + 1, 12):
+        high = min(low + 11, pitch_max)
+        cells = []
+        for report in reports:
+            total = sum(low <= p <= high for p in report.pitches)
+            misses = sum(low <= p <= high for p in report.missed)
+            cells.append(f"{total - misses:3d}/{total:<3d}" if total else "   -   ")
+        rows.append(f"  MIDI {low}-{high}: " + "   ".join(cells))
+    return rows
 
 
 def real_notes(dataset: str | os.PathLike[str], pitch_min: int, pitch_max: int, count: int,
@@ -143,6 +162,8 @@ def run(args: argparse.Namespace) -> None:
     print(f"  real      : {real.accuracy:6.1%}  ({real.hits}/{real.total}, {real.unvoiced} unvoiced)"
           f"  [{args.real}{', split ' + args.split if args.split else ''}]")
     print(f"  generated / real: {ratio:.2f}")
+    print("by octave (generated, real):")
+    print("\n".join(octave_rows([gen, real], pitch_min, pitch_max)))
     if args.json:
         with atomic_path(args.json) as tmp:
             tmp.write_text(json.dumps({"generated": asdict(gen), "real": asdict(real),

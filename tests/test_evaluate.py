@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from gansynth.data import FIXTURE_DIR
-from gansynth.evaluate import measured_pitch, pitch_report, real_notes
+from gansynth.evaluate import measured_pitch, octave_rows, pitch_report, real_notes
 
 SR = 16000
 
@@ -26,6 +26,15 @@ def test_pitch_report_counts_hits_misses_and_unvoiced() -> None:
     report = pitch_report(audios, [60, 60, 60, 60])
     assert (report.hits, report.total, report.unvoiced) == (1, 4, 1)
     assert report.accuracy == 0.25
+    assert report.pitches == (60, 60, 60, 60) and report.missed == (60, 60, 60)
+
+
+def test_octave_rows_count_hits_per_band() -> None:
+    audios = [tone(30), tone(31), tone(50), np.zeros(SR * 2, dtype=np.float32)]
+    report = pitch_report(audios, [30, 30, 50, 50])  # 31 is a semitone off, the last is silent
+    rows = octave_rows([report, report], 24, 60)
+    assert [row.split() for row in rows] == [["MIDI", "24-35:", "1/2", "1/2"], ["MIDI", "36-47:", "-", "-"],
+                                             ["MIDI", "48-59:", "1/2", "1/2"], ["MIDI", "60-60:", "-", "-"]]
 
 
 def test_real_notes_from_the_fixture_respect_range_and_count() -> None:
