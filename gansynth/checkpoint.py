@@ -14,43 +14,24 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from gansynth import __version__
 from gansynth.config import ExperimentConfig, SpectralConfig, config_from_dict, config_to_dict
 from gansynth.errors import BadInputError, ConfigError
-from gansynth.io import atomic_path
-from gansynth.models import Generator
-from gansynth.models.conditioning import build_generator
+from gansynth.model_file import read_model_file, strict_load, write_model_file
+from gansynth.models import Generator, build_generator
 from gansynth.spectral import Normalizer, specgrams_to_waves
+from gansynth.training.checkpoint_file import read_training_checkpoint
 
 FORMAT = "gansynth-model"
 FORMAT_VERSION = 1
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "data" / "models" / "gansynth_gm_small.pt"
-MODEL_KEYS = {"format", "format_version", "config", "generator", "normalizer", "pitch_min", "pitch_max", "meta"}
-
-
-def load_plain(path: str | os.PathLike[str], what: str) -> Any:
-    """torch.load(weights_only=True) of `path` onto the CPU; every failure (missing, corrupt, or a
-    pickle holding anything but tensors and plain containers) raises BadInputError naming the file
-    as not a valid `what`."""
-    p = Path(path)
-    if not p.is_file():
-        raise BadInputError(f"{p}: {what} not found")
-    try:
-        return torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise BadInputError(f"{p}: not a {what}: it holds objects other than tensors and plain "
-                            f"containers, which are refused because loading them could run code ({first})") from err
-    except (RuntimeError, EOFError, OSError, ValueError, TypeError, KeyError, IndexError,
-            AttributeError, UnicodeDecodeError, zipfile.BadZipFile) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise BadInputError(f"{p}: not a {what} (unreadable: {first})") from err
+MODEL_KEYS = frozenset({"format", "format_version", "config", "generator", "normalizer", "pitch_min",
+                        "pitch_max", "meta"})
 
 
 def _experiment_config(data: Any, path: Path) -> ExperimentConfig:
@@ -62,74 +43,37 @@ def _experiment_config(data: Any, path: Path) -> ExperimentConfig:
         raise BadInputError(f"{path}: invalid stored config ({err})") from err
 
 
-def _strict_load(module: torch.nn.Module, state: Any, path: Path, what: str) -> None:
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise BadInputError(f"{path}: {what} is not a mapping of tensors")
-    expected = set(module.state_dict())
-    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
-    if missing or unexpected:
-        raise BadInputError(f"{path}: {what} do not match the stored config (missing: "
-                            f"{', '.join(missing[:3]) or 'none'}; unexpected: {', '.join(unexpected[:3]) or 'none'})")
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        detail = " ".join(line.strip() for line in str(err).strip().splitlines()[1:3])
-        raise BadInputError(f"{path}: {what} do not match the stored config ({detail})") from err
-
-
 def export_model(ckpt_path: str | os.PathLike[str], out_path: str | os.PathLike[str]) -> Path:
     """Write the inference file of the training checkpoint `ckpt_path` to `out_path` (atomically).
 
     Keeps the resolved config, the EMA generator weights, the normalizer and the pitch range;
     drops the discriminator, the raw generator and the optimizer states.
     """
-    src = Path(ckpt_path)
-    ckpt = load_plain(src, "gansynth training checkpoint")
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or not isinstance(ckpt.get("hyper_parameters"), dict):
-        raise BadInputError(f"{src}: not a gansynth training checkpoint (no state_dict/hyper_parameters); "
-                            "pass a .ckpt written by `gansynth train`")
-    config = _experiment_config(ckpt["hyper_parameters"].get("config"), src)
-    state = ckpt["state_dict"]
-    prefix = "generator_ema."
-    gen_state = {k[len(prefix):]: v.detach().cpu().contiguous() for k, v in state.items() if k.startswith(prefix)}
-    generator = build_generator(config)
-    _strict_load(generator, gen_state, src, "the EMA generator weights")
+    ckpt = read_training_checkpoint(ckpt_path)
+    src, config = ckpt.path, ckpt.config
+    gen_state = {k: v.detach().cpu().contiguous() for k, v in ckpt.weights("generator_ema.").items()}
+    strict_load(build_generator(config), gen_state, src, "the EMA generator weights")
     try:
-        normalizer = Normalizer(state["normalizer.a"], state["normalizer.b"])
+        normalizer = Normalizer(ckpt.state_dict["normalizer.a"], ckpt.state_dict["normalizer.b"])
     except (KeyError, ValueError) as err:
         raise BadInputError(f"{src}: checkpoint has no valid normalizer ({err})") from err
-    train_state = ckpt.get("gansynth")
-    if not isinstance(train_state, dict):
-        train_state = {}
-    images_seen = int(train_state.get("images_seen", -1))
-    from gansynth import __version__
-    from gansynth.training.schedule import progress
-
-    s = config.schedule
-    stage = progress(images_seen, s.stage_images, len(config.model.channels), s.max_images).stage if images_seen >= 0 else -1
-    pitch_probs = state.get("pitch_probs")
+    pitch_probs = ckpt.state_dict.get("pitch_probs")
     meta = {
-        "images_seen": images_seen,
-        "stage": stage,
+        "images_seen": ckpt.images_seen,
+        "stage": ckpt.stage,
         "source": src.name,
         "pitch_distribution": pitch_probs.float().tolist() if isinstance(pitch_probs, torch.Tensor) else [],
         "gansynth_version": str(__version__),
         "torch_version": str(torch.__version__),
     }
-    payload = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+    return write_model_file(out_path, FORMAT, FORMAT_VERSION, {
         "config": config_to_dict(config),
         "generator": gen_state,
         "normalizer": normalizer.to_plain(),
         "pitch_min": config.data.pitch_min,
         "pitch_max": config.data.pitch_max,
         "meta": meta,
-    }
-    out = Path(out_path)
-    with atomic_path(out) as tmp:
-        torch.save(payload, tmp)
-    return out
+    })
 
 
 class GeneratorModel:
@@ -228,23 +172,13 @@ def load_model(path: str | os.PathLike[str] | None = None, device: torch.device 
         raise BadInputError(f"{p}: the default model is missing; train one (`gansynth train --config "
                             f"recipes/gm_small.yaml`) and export it (`gansynth export RUN.ckpt -o {p}`), "
                             "or pass the path of an exported model")
-    data = load_plain(p, "gansynth model file")
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        hint = " (this looks like a training checkpoint: run `gansynth export` on it)" \
-            if isinstance(data, dict) and "state_dict" in data else ""
-        raise BadInputError(f"{p}: not a gansynth model file{hint}")
-    version = data.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
-        raise BadInputError(f"{p}: model format version {version!r} is not supported (this gansynth reads "
-                            f"version {FORMAT_VERSION}); upgrade gansynth or re-export the model")
-    missing = sorted(MODEL_KEYS - set(data))
-    if missing:
-        raise BadInputError(f"{p}: model file lacks {', '.join(missing)}")
+    data = read_model_file(p, FORMAT, FORMAT_VERSION, MODEL_KEYS, "gansynth model file",
+                           hint=" (a training checkpoint? run `gansynth export` on it)")
     config = _experiment_config(data["config"], p)
     if (data["pitch_min"], data["pitch_max"]) != (config.data.pitch_min, config.data.pitch_max):
         raise BadInputError(f"{p}: pitch range {data['pitch_min']}..{data['pitch_max']} disagrees with its config")
     generator = build_generator(config)
-    _strict_load(generator, data["generator"], p, "the generator weights")
+    strict_load(generator, data["generator"], p, "the generator weights")
     norm = data["normalizer"]
     try:
         normalizer = Normalizer.from_plain(norm)

@@ -1,9 +1,10 @@
 """The `gansynth` command line: a thin layer over the library.
 
-Each subsystem keeps its subcommands in its own module with a `register(subparsers)` function
-(listed in COMMAND_MODULES); each benchmark is a module of `gansynth.bench` with `add_arguments`
-and `run` (listed in BENCH_MODULES). Errors a user can cause (`GansynthError`) become one line on
-stderr and exit status 2; heavy imports happen inside the handlers.
+Each subsystem keeps its subcommands in a command module with a `register(subparsers)` function
+(listed in COMMAND_MODULES); library modules define no commands. Each benchmark is a module of
+`gansynth.bench` with `add_arguments` and `run` (listed in BENCH_MODULES). `run_handler` is the one
+place where errors a user can cause (`GansynthError`) become one line on stderr and exit status 2;
+heavy imports happen inside the handlers.
 """
 
 from __future__ import annotations
@@ -17,16 +18,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse  # noqa: E402
 import importlib  # noqa: E402
 import sys  # noqa: E402
-from collections.abc import Sequence
+from collections.abc import Sequence  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 from gansynth import __version__  # noqa: E402
 from gansynth.errors import GansynthError  # noqa: E402
 
+if TYPE_CHECKING:
+    from gansynth.synth import NoteModel
+
 # modules with `register(subparsers: argparse._SubParsersAction) -> None`
 COMMAND_MODULES: tuple[str, ...] = (
     "gansynth.render_commands",
-    "gansynth.plots",
-    "gansynth.evaluate",
+    "gansynth.evaluate_commands",
     "gansynth.sequence.commands",
     "gansynth.data.commands",
     "gansynth.training.commands",
@@ -66,15 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handler = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return 0
+def run_handler(args: argparse.Namespace) -> int:
+    """Run the parsed command's handler; a `GansynthError` becomes one line on stderr and exit
+    status 2, Ctrl-C exit status 130."""
     try:
-        result = handler(args)
+        result = args.handler(args)
     except GansynthError as err:
         print(f"gansynth: error: {err}", file=sys.stderr)
         return 2
@@ -82,3 +82,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("gansynth: interrupted", file=sys.stderr)
         return 130
     return int(result or 0)
+
+
+def run_cli(argv: Sequence[str] | None = None, model: NoteModel | None = None) -> int:
+    """Run `gansynth ARGV` and return its exit status. `model`: an already-built note model used in
+    place of `--model` by the rendering commands (for notebooks and tests)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is None:
+        parser.print_help()
+        return 0
+    if model is not None:
+        args.model_object = model
+    return run_handler(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The `gansynth` console script."""
+    return run_cli(argv)

@@ -139,8 +139,18 @@ class DataConfig:
 # ---------------------------------------------------------------------------------------------
 # GAN model / schedule / training / experiment configs (gansynth.training) -- owned by the GAN work
 
+# the paper's resolution -> channels table, 2x16 .. 128x1024: min(4096 / 2^block, 256)
 PAPER_GAN_CHANNELS = (256, 256, 256, 256, 128, 64, 32)
 NORMALIZERS = ("prespecified", "fitted")
+
+
+def check_channels(channels: tuple[int, ...]) -> tuple[int, ...]:
+    """Validate a resolution -> channels table (one positive int per block, lowest resolution
+    first); returns it as a tuple of ints. Raises ConfigError naming model.channels."""
+    table = tuple(int(c) for c in channels)
+    if not table or any(c < 1 for c in table):
+        raise ConfigError(f"model.channels must be a non-empty list of positive ints, got {list(channels)}")
+    return table
 
 
 @dataclass(frozen=True)
@@ -166,8 +176,7 @@ class GANModelConfig:
     def __post_init__(self) -> None:
         if self.latent_dim < 1:
             raise ConfigError(f"model.latent_dim must be >= 1, got {self.latent_dim}")
-        if not self.channels or any(c < 1 for c in self.channels):
-            raise ConfigError(f"model.channels must be a non-empty list of positive ints, got {list(self.channels)}")
+        check_channels(self.channels)
         if self.mbstd_group < 1:
             raise ConfigError(f"model.mbstd_group must be >= 1, got {self.mbstd_group}")
 

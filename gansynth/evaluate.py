@@ -1,30 +1,29 @@
 """Evaluation of a note model: pitch accuracy with pyin, side by side with real notes
-(`gansynth evaluate`, the model card in docs/models.md)."""
+(the library behind `gansynth evaluate` and the model card in docs/models.md). Every function
+takes the sample rate of the audio it measures: the model's `SpectralConfig` decides it."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from gansynth.checkpoint import GeneratorModel, load_model
 from gansynth.errors import BadInputError
 from gansynth.io import atomic_path
 
-SAMPLE_RATE = 16000
 # pyin search range: MIDI 22 (29 Hz) .. 96 (2093 Hz), wider than the 24..84 of the models so that
 # octave errors show up as misses rather than being clipped away
 PYIN_MIDI_RANGE = (22, 96)
 
 
-def measured_pitch(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, start_s: float = 0.1,
+def measured_pitch(audio: np.ndarray, sample_rate: int, start_s: float = 0.1,
                    end_s: float = 1.1) -> float | None:
     """Median pyin f0 (in MIDI pitch, fractional) over the voiced frames of [start_s, end_s);
-    None when fewer than 3 frames are voiced. audio: (samples,) float."""
+    None when fewer than 3 frames are voiced. audio: (samples,) float at `sample_rate` Hz."""
     import librosa
 
     segment = np.asarray(audio[int(start_s * sample_rate):int(end_s * sample_rate)], dtype=np.float32)
@@ -52,8 +51,8 @@ class PitchReport:
         return self.hits / self.total if self.total else 0.0
 
 
-def pitch_report(audios: Sequence[np.ndarray], pitches: Sequence[int], tolerance: float = 0.5,
-                 sample_rate: int = SAMPLE_RATE, desc: str | None = None) -> PitchReport:
+def pitch_report(audios: Sequence[np.ndarray], pitches: Sequence[int], sample_rate: int,
+                 tolerance: float = 0.5, desc: str | None = None) -> PitchReport:
     """pyin over each note; an unvoiced note counts as a miss. `desc` shows a progress bar."""
     from tqdm import tqdm
 
@@ -86,13 +85,16 @@ def octave_rows(reports: Sequence[PitchReport], pitch_min: int, pitch_max: int) 
 
 
 def real_notes(dataset: str | os.PathLike[str], pitch_min: int, pitch_max: int, count: int,
-               split: str | None = None, seed: int = 0) -> tuple[list[np.ndarray], list[int], list[str]]:
+               sample_rate: int, note_length: int, split: str | None = None, seed: int = 0
+               ) -> tuple[list[np.ndarray], list[int], list[str]]:
     """Up to `count` notes of an NSynth-style dataset with pitch in range (and of `split`),
-    drawn at random (seeded). Returns (audios, pitches, note_strs)."""
+    drawn at random (seeded), as (note_length,) float32 at `sample_rate`. Returns (audios,
+    pitches, note_strs)."""
     from gansynth.config import DataConfig
-    from gansynth.data.nsynth import open_source, select_notes
+    from gansynth.data.notes import select_notes
+    from gansynth.data.sources import open_source
 
-    source = open_source(dataset)
+    source = open_source(dataset, sample_rate=sample_rate, note_length=note_length)
     selection = DataConfig(path=str(dataset), split=split, pitch_min=pitch_min, pitch_max=pitch_max)
     chosen, _ = select_notes(source.notes, selection, Path(dataset))
     if not chosen:
@@ -105,12 +107,10 @@ def real_notes(dataset: str | os.PathLike[str], pitch_min: int, pitch_max: int, 
 
 
 def generated_notes(model_path: str | None, count: int, seed: int = 0
-                    ) -> tuple[list[np.ndarray], list[int], object]:
+                    ) -> tuple[list[np.ndarray], list[int], GeneratorModel]:
     """`count` notes from the model: pitches spread evenly over its range, one latent per note
     (seeded). Returns (audios, pitches, model)."""
     import torch
-
-    from gansynth.checkpoint import load_model
 
     model = load_model(model_path)
     pitches = np.round(np.linspace(model.pitch_min, model.pitch_max, count)).astype(int).tolist()
@@ -124,8 +124,8 @@ def generated_notes(model_path: str | None, count: int, seed: int = 0
 
 
 def comparison_figure(path: str | os.PathLike[str], generated: Sequence[np.ndarray],
-                      real: Sequence[np.ndarray], titles: Sequence[str]) -> None:
-    """Two rows of log-magnitude spectrograms: generated above, real below."""
+                      real: Sequence[np.ndarray], titles: Sequence[str], sample_rate: int) -> None:
+    """Two rows of log-magnitude spectrograms (audio at `sample_rate`): generated above, real below."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -139,7 +139,7 @@ def comparison_figure(path: str | os.PathLike[str], generated: Sequence[np.ndarr
         for col, audio in enumerate(audios):
             ax = axes[row][col]
             ax.imshow(log_spectrogram(audio).T, origin="lower", aspect="auto", cmap="magma",
-                      extent=(0.0, len(audio) / SAMPLE_RATE, 0.0, SAMPLE_RATE / 2000), vmin=-90, vmax=0)
+                      extent=(0.0, len(audio) / sample_rate, 0.0, sample_rate / 2000), vmin=-90, vmax=0)
             ax.set_title(f"{label}: {titles[col]}", fontsize=9)
             ax.set_xlabel("s")
             if col == 0:
@@ -147,46 +147,3 @@ def comparison_figure(path: str | os.PathLike[str], generated: Sequence[np.ndarr
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=70, format="png")
     plt.close(fig)
-
-
-def run(args: argparse.Namespace) -> None:
-    gen_audio, gen_pitch, model = generated_notes(args.model, args.notes, args.seed)
-    pitch_min, pitch_max = model.pitch_min, model.pitch_max  # type: ignore[attr-defined]
-    real_audio, real_pitch, real_names = real_notes(args.real, pitch_min, pitch_max, args.notes,
-                                                    args.split, args.seed)
-    gen = pitch_report(gen_audio, gen_pitch, desc=None if args.quiet else "pyin on generated notes")
-    real = pitch_report(real_audio, real_pitch, desc=None if args.quiet else "pyin on real notes")
-    ratio = gen.accuracy / real.accuracy if real.accuracy else float("nan")
-    print(f"pitch accuracy (pyin median f0 within +-{gen.tolerance} semitone, MIDI {pitch_min}-{pitch_max}):")
-    print(f"  generated : {gen.accuracy:6.1%}  ({gen.hits}/{gen.total}, {gen.unvoiced} unvoiced)")
-    print(f"  real      : {real.accuracy:6.1%}  ({real.hits}/{real.total}, {real.unvoiced} unvoiced)"
-          f"  [{args.real}{', split ' + args.split if args.split else ''}]")
-    print(f"  generated / real: {ratio:.2f}")
-    print("by octave (generated, real):")
-    print("\n".join(octave_rows([gen, real], pitch_min, pitch_max)))
-    if args.json:
-        with atomic_path(args.json) as tmp:
-            tmp.write_text(json.dumps({"generated": asdict(gen), "real": asdict(real),
-                                       "ratio": ratio, "model": args.model, "real_dataset": str(args.real),
-                                       "split": args.split}, indent=1))
-    if args.figure:
-        # one column per pitch that both sides have, real notes from distinct instruments
-        columns = [real_pitch.index(q) for q in (36, 48, 60, 72) if q in real_pitch]
-        columns = columns or list(range(min(4, len(real_pitch))))
-        gens = [gen_audio[int(np.argmin(np.abs(np.array(gen_pitch) - real_pitch[j])))] for j in columns]
-        comparison_figure(args.figure, gens, [real_audio[j] for j in columns],
-                          [f"MIDI {real_pitch[j]}\n{real_names[j]}" for j in columns])
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
-        "evaluate", help="pitch accuracy (pyin) of a model's notes side by side with real notes")
-    parser.add_argument("--model", default=None, help="exported model .pt (default: the shipped one)")
-    parser.add_argument("--real", required=True, help="NSynth-style folder of real notes to compare with")
-    parser.add_argument("--split", default=None, help="only real notes of this split (splits.csv)")
-    parser.add_argument("--notes", type=int, default=122, help="notes measured on each side (default 122)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", default=None, help="write the figures to this JSON file")
-    parser.add_argument("--figure", default=None, help="PNG of generated vs real spectrograms")
-    parser.add_argument("--quiet", action="store_true")
-    parser.set_defaults(handler=run)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
@@ -52,11 +51,3 @@ def save_spectrogram_png(audio_path: str | os.PathLike[str], out_path: str | os.
     with atomic_path(out_path) as tmp:
         fig.savefig(tmp, dpi=80, format="png")
     plt.close(fig)
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("spectrogram", help="write a spectrogram PNG of an audio file")
-    parser.add_argument("audio", help="input .wav or .flac")
-    parser.add_argument("-o", "--output", required=True, help="output .png")
-    parser.add_argument("--title", default=None)
-    parser.set_defaults(handler=lambda args: save_spectrogram_png(args.audio, args.output, args.title))

@@ -30,7 +30,7 @@ import torch
 
 from gansynth.errors import BadInputError
 from gansynth.io import resample
-from gansynth.score import Note, Score, TrackInfo, score_from_midi
+from gansynth.score import Note, Score, TrackInfo, score_from_midi, score_from_notes
 from gansynth.synth import Latent, Synthesizer, latent_from_seed, latent_key, slerp
 from gansynth.synth import peak_dbfs as level_dbfs
 
@@ -85,6 +85,18 @@ class RenderResult:
     audio: np.ndarray
     sample_rate: int
     report: RenderReport
+
+
+def peak_gain(audio: np.ndarray, peak_dbfs: float = -1.0, normalize: bool = True
+              ) -> tuple[np.ndarray, float]:
+    """One gain for the whole signal that makes its peak exactly `peak_dbfs` dBFS, or with
+    `normalize=False` only lowers a louder peak to that level. Returns (float32 audio, gain)."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    target = 10 ** (peak_dbfs / 20)
+    gain = 1.0
+    if peak > 0 and (normalize or peak > target):
+        gain = target / peak * (1 - 1e-6)  # the margin absorbs float32 rounding of the product
+    return (audio * np.float32(gain)).astype(np.float32), gain
 
 
 def fold_pitch(pitch: int, pitch_min: int, pitch_max: int) -> int | None:
@@ -145,14 +157,7 @@ def _as_score(score: str | os.PathLike[str] | Score | Sequence[Note], sustain: b
         return score
     if isinstance(score, (str, os.PathLike)):
         return score_from_midi(score, sustain=sustain)
-    notes = tuple(sorted(score, key=lambda n: (n.start_s, n.track, n.pitch)))
-    tracks: dict[int, TrackInfo] = {}
-    for n in notes:
-        tracks.setdefault(n.track, TrackInfo(n.track, f"track {n.track}", n.program, n.is_drum, 0))
-    infos = tuple(TrackInfo(t.index, t.name, t.program, t.is_drum,
-                            sum(1 for n in notes if n.track == t.index))
-                  for t in sorted(tracks.values(), key=lambda t: t.index))
-    return Score("<notes>", notes, infos)
+    return score_from_notes(score)
 
 
 def render_score(synth: Synthesizer, score: str | os.PathLike[str] | Score | Sequence[Note], *,
@@ -208,7 +213,7 @@ def render_score(synth: Synthesizer, score: str | os.PathLike[str] | Score | Seq
     if not notes:
         raise BadInputError(
             f"{sc.path}: all {dropped} pitched notes are outside the model's pitch range "
-            f"{model.pitch_min}..{model.pitch_max}; render without --drop-out-of-range")
+            f"{model.pitch_min}..{model.pitch_max}; render without drop_out_of_range")
 
     # 2. timbres and unique (latent, pitch) pairs
     track_timbres = _track_timbres(synth, sc.tracks, seed, timbre_by, timbres or {})
@@ -244,13 +249,7 @@ def render_score(synth: Synthesizer, score: str | os.PathLike[str] | Score | Seq
     generated = synth.cache.misses - misses_before
 
     # 4. output rate, one global gain
-    audio = resample(mix, sr, out_rate)
-    peak = float(np.max(np.abs(audio)))
-    target = 10 ** (peak_dbfs / 20)
-    gain = 1.0
-    if peak > 0 and (normalize or peak > target):
-        gain = target / peak * (1 - 1e-6)  # the margin absorbs float32 rounding of the product
-    audio = (audio * np.float32(gain)).astype(np.float32)
+    audio, gain = peak_gain(resample(mix, sr, out_rate), peak_dbfs, normalize)
     pitched_tracks = {n.track for n, _ in notes}
     report = RenderReport(
         source=sc.path, notes_total=len(sc.notes), notes_rendered=len(notes), notes_moved=moved,

@@ -7,12 +7,11 @@ input fails fast; audio is written atomically as WAV or FLAC (by extension).
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gansynth.errors import BadInputError, GansynthError
+from gansynth.errors import BadInputError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -100,15 +99,11 @@ def _synth(args: argparse.Namespace) -> Synthesizer:
 
 def _limit_and_write(out: Path, audio: np.ndarray, sample_rate: int, peak_db: float = -1.0) -> str:
     """Lower the whole signal by one gain if its peak is over `peak_db` dBFS, then write it."""
-    import numpy as np
-
     from gansynth.io import write_audio
+    from gansynth.render import peak_gain
     from gansynth.synth import peak_dbfs
 
-    target = 10 ** (peak_db / 20)
-    peak = float(np.max(np.abs(audio)))
-    if peak > target:
-        audio = audio * np.float32(target / peak * (1 - 1e-6))
+    audio, _ = peak_gain(audio, peak_db, normalize=False)
     write_audio(out, audio, sample_rate)
     return (f"wrote {out}: {audio.shape[0] / sample_rate:.2f} s at {sample_rate} Hz, "
             f"peak {peak_dbfs(audio):.2f} dBFS")
@@ -171,21 +166,3 @@ def run_render(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
     for line in result.report.summary():
         print(line)
-
-
-def run_cli(argv: Sequence[str], model: NoteModel | None = None) -> int:
-    """Run `gansynth ARGV` like `gansynth.cli.main`, with an already-built model in place of
-    `--model` (for notebooks and tests). Returns the exit status (2 for a user error)."""
-    from gansynth.cli import build_parser
-
-    args = build_parser().parse_args(list(argv))
-    if model is not None:
-        args.model_object = model
-    handler = getattr(args, "handler", None)
-    if handler is None:
-        return 0
-    try:
-        return int(handler(args) or 0)
-    except GansynthError as err:
-        print(f"gansynth: error: {err}", file=sys.stderr)
-        return 2

@@ -1,16 +1,18 @@
-"""MIDI files <-> lists of notes in seconds, through `symusic` (never a hand-written parser).
+"""MIDI files <-> scores of notes in seconds, through `symusic` (never a hand-written parser).
 
-A `Note` carries everything rendering needs: pitch, velocity, start and end in seconds (tempo
-changes applied), the track it came from, its General MIDI program and whether it is a drum note.
-The sustain pedal (CC64, value >= 64 = down) extends every note released while the pedal is down
-until the pedal comes up, or until the same pitch is struck again on that track, whichever is first.
+The one note model of the project: the renderer and the sequence model both read, build and
+write `Score`s of `Note`s. A `Note` carries everything rendering needs: pitch, velocity, start and
+end in seconds (tempo changes applied), the track it came from, its General MIDI program and
+whether it is a drum note. The sustain pedal (CC64, value >= 64 = down) extends every note
+released while the pedal is down until the pedal comes up, or until the same pitch is struck
+again on that track, whichever is first.
 """
 
 from __future__ import annotations
 
 import bisect
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +53,11 @@ class TrackInfo:
 
 @dataclass(frozen=True)
 class Score:
-    """The notes of a MIDI file (sorted by start, then track, then pitch) and its tracks."""
+    """Notes sorted by start, then track, then pitch, and the tracks they belong to.
+
+    path: the MIDI file it was read from, or a label in angle brackets (e.g. "<notes>") for a
+    score built in memory; messages about the score name it.
+    """
 
     path: str
     notes: tuple[Note, ...]
@@ -159,13 +165,30 @@ def score_from_midi(path: str | os.PathLike[str], sustain: bool = True) -> Score
     return Score(str(file), tuple(notes), tuple(tracks))
 
 
+def score_from_notes(notes: Iterable[Note], path: str = "<notes>",
+                     track_names: Mapping[int, str] | None = None) -> Score:
+    """A `Score` built in memory from notes (sorted here), with one `TrackInfo` per track index
+    used; a track takes its program and drum flag from its first note and its name from
+    `track_names` (default "track N")."""
+    ordered = tuple(sorted(notes, key=lambda n: (n.start_s, n.track, n.pitch)))
+    names = track_names or {}
+    first: dict[int, Note] = {}
+    counts: dict[int, int] = {}
+    for n in ordered:
+        first.setdefault(n.track, n)
+        counts[n.track] = counts.get(n.track, 0) + 1
+    tracks = tuple(TrackInfo(i, names.get(i, f"track {i}"), first[i].program, first[i].is_drum,
+                             counts[i]) for i in sorted(first))
+    return Score(path, ordered, tracks)
+
+
 def notes_from_midi(path: str | os.PathLike[str], sustain: bool = True) -> list[Note]:
     """The notes of a MIDI file, see `score_from_midi`."""
     return list(score_from_midi(path, sustain).notes)
 
 
 def notes_to_midi(notes: Sequence[Note], path: str | os.PathLike[str], qpm: float = 120.0,
-                  tpq: int = 480, track_names: dict[int, str] | None = None) -> None:
+                  tpq: int = 480, track_names: Mapping[int, str] | None = None) -> None:
     """Write notes to a standard MIDI file (one MIDI track per `Note.track`), atomically.
 
     Times are converted to ticks at a constant tempo `qpm` (quarter notes per minute) with `tpq`
@@ -195,3 +218,12 @@ def notes_to_midi(notes: Sequence[Note], path: str | os.PathLike[str], qpm: floa
         sym.tracks.append(track)
     with atomic_path(path) as tmp:
         sym.dump_midi(str(tmp))
+
+
+def score_to_midi(score: Score, path: str | os.PathLike[str], qpm: float = 120.0,
+                  tpq: int = 480) -> None:
+    """Write a score to a standard MIDI file, atomically, keeping its track names (see
+    `notes_to_midi`). A score read back with `score_from_midi` has the same notes up to the tick
+    grid (1 / (tpq * qpm / 60) s, about 1 ms by default)."""
+    notes_to_midi(score.notes, path, qpm=qpm, tpq=tpq,
+                  track_names={t.index: t.name for t in score.tracks})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib
@@ -22,27 +23,28 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 
 from gansynth.io import atomic_path  # noqa: E402
+from gansynth.score import Score, score_from_midi, score_from_notes  # noqa: E402
 from gansynth.sequence import DEFAULT_MODEL  # noqa: E402
 from gansynth.sequence.export import load_sequence_model  # noqa: E402
 from gansynth.sequence.sampling import SamplingOptions, blend_tokens, continue_tokens  # noqa: E402
-from gansynth.sequence.tokenizer import Notes, notes_from_midi  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 MIDI = REPO / "data" / "midi"
 
 
-def piano_roll(ax: Axes, notes: Notes, title: str, split: float | None = None) -> None:
-    """Notes as horizontal bars (time in s, MIDI pitch), shaded by velocity."""
-    for onset, duration, pitch, velocity in zip(notes.onset, notes.duration, notes.pitch,
-                                                notes.velocity, strict=True):
-        ax.broken_barh([(onset, duration)], (pitch - 0.4, 0.8),
-                       facecolors=plt.cm.viridis(0.25 + 0.6 * velocity / 127))
+def piano_roll(ax: Axes, score: Score, title: str, split: float | None = None) -> None:
+    """The pitched notes as horizontal bars (time in s, MIDI pitch), shaded by velocity."""
+    notes = score.pitched_notes()
+    for n in notes:
+        ax.broken_barh([(n.start_s, n.duration_s)], (n.pitch - 0.4, 0.8),
+                       facecolors=plt.cm.viridis(0.25 + 0.6 * n.velocity / 127))
+    low, high = min(n.pitch for n in notes), max(n.pitch for n in notes)
     if split is not None:
         ax.axvline(split, color="crimson", lw=1.2, ls="--")
-        ax.text(split, notes.pitch.max() + 1.5, " generated ->", color="crimson", fontsize=8)
+        ax.text(split, high + 1.5, " generated ->", color="crimson", fontsize=8)
     ax.set_title(title, fontsize=10)
     ax.set_ylabel("MIDI pitch")
-    ax.set_ylim(notes.pitch.min() - 2, notes.pitch.max() + 4)
+    ax.set_ylim(low - 2, high + 4)
     ax.grid(alpha=0.3)
 
 
@@ -61,21 +63,21 @@ def main(argv: list[str] | None = None) -> int:
     loaded = load_sequence_model(args.model)
     model, tok = loaded.model, loaded.tokenizer
     options = SamplingOptions(seconds=args.seconds, temperature=1.0, polyphony=6)
-    primer_notes = notes_from_midi(args.primer)
-    primer_tail = Notes(*(getattr(primer_notes, f)[primer_notes.onset >= primer_notes.end - 12.0]
-                          for f in ("onset", "duration", "pitch", "velocity")))
-    primer_tail = Notes(primer_tail.onset - primer_tail.onset.min(), primer_tail.duration,
-                        primer_tail.pitch, primer_tail.velocity)
-    primer = tok.encode(primer_tail)
-    free = tok.decode_notes(continue_tokens(model, tok, [], options, seed=0)[0])
-    cont = tok.decode_notes(primer + continue_tokens(model, tok, primer, options, seed=0)[0])
-    a, b = (tok.encode(notes_from_midi(p)) for p in args.blend)
-    blend = tok.decode_notes(blend_tokens(model, tok, a, b, options, seed=0)[0])
+    pitched = score_from_midi(args.primer).pitched_notes()
+    end = max(n.end_s for n in pitched)
+    tail = [n for n in pitched if n.start_s >= end - 12.0]
+    t0 = min(n.start_s for n in tail)
+    primer = tok.encode(score_from_notes(
+        [replace(n, start_s=n.start_s - t0, end_s=n.end_s - t0) for n in tail]))
+    free = tok.decode(continue_tokens(model, tok, [], options, seed=0)[0])
+    cont = tok.decode(primer + continue_tokens(model, tok, primer, options, seed=0)[0])
+    a, b = (tok.encode(score_from_midi(p)) for p in args.blend)
+    blend = tok.decode(blend_tokens(model, tok, a, b, options, seed=0)[0])
 
     fig, axes = plt.subplots(3, 1, figsize=(11, 9))
     piano_roll(axes[0], free, f"unconditional sample ({args.seconds:.0f} s, seed 0)")
     piano_roll(axes[1], cont, f"continuation of the last 12 s of {Path(args.primer).name}",
-               split=tok.decode_notes(primer).end)
+               split=tok.decode(primer).end_s)
     piano_roll(axes[2], blend, "blend: generated from the mean LSTM state of "
                f"{Path(args.blend[0]).name} and {Path(args.blend[1]).name}")
     axes[2].set_xlabel("time (s)")

@@ -26,3 +26,15 @@ def _seed_everything() -> None:
 @pytest.fixture
 def repo_root() -> Path:
     return REPO
+
+
+def require_system(present: bool, what: str) -> None:
+    """Skip a test whose system package (FluidSynth, a SoundFont) is not installed, except under
+    `make test` (GANSYNTH_SYSTEM_PACKAGES=1), which installed them: there the test fails instead,
+    so that it never skips silently."""
+    if present:
+        return
+    message = f"{what} is not installed (scripts/system-packages.sh installs it)"
+    if os.environ.get("GANSYNTH_SYSTEM_PACKAGES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)

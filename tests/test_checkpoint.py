@@ -70,7 +70,8 @@ def test_generate_checks_inputs(trained: tuple[Path, torch.nn.Module], tmp_path:
 
 
 def test_flops_grow_with_channels(tmp_path: Path) -> None:
-    from gansynth.checkpoint import GeneratorModel, build_generator
+    from gansynth.checkpoint import GeneratorModel
+    from gansynth.models import build_generator
     from gansynth.spectral import Normalizer
 
     def flops(channels: list[int]) -> int:

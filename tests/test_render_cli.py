@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,11 @@ from symusic import Note as SymNote
 from symusic import Score as SymScore
 from symusic import Tempo, Track
 
-from gansynth.cli import main
-from gansynth.render_commands import run_cli
+from gansynth.bench.render import DEFAULT_SOUNDFONT
+from gansynth.cli import main, run_cli
 from gansynth.score import Note, notes_to_midi
 from gansynth.testing import ToneModel
+from tests.conftest import require_system
 from tests.test_score import corrupt_midi_bytes
 
 PEAK = 10 ** (-1 / 20)
@@ -180,6 +182,8 @@ def test_shipped_demo_midi_renders(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_bench_render_runs_fluidsynth_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
+    require_system(shutil.which("fluidsynth") is not None and DEFAULT_SOUNDFONT.is_file(),
+                   f"the fluidsynth command with {DEFAULT_SOUNDFONT}")
     assert main(["bench", "render", "--tone", "--repeats", "1", "--matmul-size", "128"]) == 0
     text = capsys.readouterr().out
     for label in ("generator", "fp32 matmul 128x128", "generator / matmul", "gansynth render",

@@ -38,13 +38,15 @@ def run(args: argparse.Namespace) -> None:
     from gansynth.data import FIXTURE_DIR
     from gansynth.data.cache import build_cache
     from gansynth.data.datamodule import NoteDataModule
-    from gansynth.data.nsynth import open_source, select_notes
+    from gansynth.data.notes import select_notes
+    from gansynth.data.sources import open_source
 
     spectral = SpectralConfig(representation=args.representation, layout=args.layout)
     path = args.dataset or str(FIXTURE_DIR)
     data = DataConfig(path=path, pitch_min=0, pitch_max=127, num_workers=args.workers)
     with tempfile.TemporaryDirectory(prefix="gansynth-bench-") as tmp:
-        source = open_source(path, check_audio=False)
+        source = open_source(path, check_audio=False, sample_rate=spectral.sample_rate,
+                             note_length=spectral.audio_length)
         indices, _ = select_notes(source.notes, data, source.path)
         start = time.perf_counter()
         build_cache(source, indices, spectral, tmp, progress=False)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from gansynth.config import SpectralConfig, config_to_dict
-from gansynth.data.nsynth import BadDataReport, NoteSource, fail_or_skip
+from gansynth.data.notes import BadDataReport, NoteSource, fail_or_skip
 from gansynth.errors import BadInputError
 
 CACHE_FORMAT = "gansynth-feature-cache"

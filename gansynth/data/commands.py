@@ -17,7 +17,7 @@ from gansynth.config import (
     parse_overrides,
     read_yaml,
 )
-from gansynth.errors import ConfigError
+from gansynth.errors import BadInputError, ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -78,8 +78,34 @@ def load_sections(path: str | None, overrides: list[str], dataset: str,
     return dataclasses.replace(data, **flags), spectral
 
 
+def parse_int_list(text: str, name: str, low: int, high: int) -> tuple[int, ...]:
+    """Parse "24-84", "0,40,73" or "0-7,40" into sorted unique ints in [low, high]."""
+    values: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part:
+                first, last = part.split("-", 1)
+                lo, hi = int(first), int(last)
+                if lo > hi:
+                    raise ValueError
+                values.update(range(lo, hi + 1))
+            else:
+                values.add(int(part))
+        except ValueError as err:
+            raise BadInputError(f"--{name} {text!r}: {part!r} is not a number or a range like 24-84") from err
+    if not values:
+        raise BadInputError(f"--{name} {text!r}: no values given")
+    bad = [v for v in sorted(values) if not low <= v <= high]
+    if bad:
+        raise BadInputError(f"--{name} {text!r}: {bad[0]} is outside {low}..{high}")
+    return tuple(sorted(values))
+
+
 def _build_gm(args: argparse.Namespace) -> None:
-    from gansynth.data.gm import GMBuildSettings, build_gm, parse_int_list
+    from gansynth.data.gm import GMBuildSettings, build_gm
 
     settings = GMBuildSettings(
         soundfont=str(Path(args.soundfont).resolve()),
@@ -93,11 +119,13 @@ def _build_gm(args: argparse.Namespace) -> None:
 
 def _cache(args: argparse.Namespace) -> None:
     from gansynth.data.cache import build_cache
-    from gansynth.data.nsynth import open_source, select_notes
+    from gansynth.data.notes import select_notes
+    from gansynth.data.sources import open_source
 
     data, spectral = load_sections(args.config, args.overrides, args.dataset,
                                    skip_bad=args.skip_bad, strict=args.strict)
-    source = open_source(data.path, skip_bad=data.skip_bad, strict=data.strict, check_audio=False)
+    source = open_source(data.path, skip_bad=data.skip_bad, strict=data.strict, check_audio=False,
+                         sample_rate=spectral.sample_rate, note_length=spectral.audio_length)
     indices, filters = select_notes(source.notes, data, source.path)
     out = args.out or data.cache or str(Path(data.path) / "cache" if Path(data.path).is_dir()
                                         else Path(data.path).with_suffix(".cache"))
@@ -110,15 +138,16 @@ def _cache(args: argparse.Namespace) -> None:
 def _info(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from gansynth.data.nsynth import open_source, select_notes
+    from gansynth.data.notes import fail_or_skip, select_notes
+    from gansynth.data.sources import open_source
 
-    data, _ = load_sections(args.config, args.overrides, args.dataset,
-                            skip_bad=args.skip_bad, strict=args.strict)
-    source = open_source(data.path, skip_bad=data.skip_bad, strict=data.strict)
+    data, spectral = load_sections(args.config, args.overrides, args.dataset,
+                                   skip_bad=args.skip_bad, strict=args.strict)
+    source = open_source(data.path, skip_bad=data.skip_bad, strict=data.strict,
+                         sample_rate=spectral.sample_rate, note_length=spectral.audio_length)
     indices, filters = select_notes(source.notes, data, source.path)
     notes = [source.notes[i] for i in indices]
     if args.check:
-        from gansynth.data.nsynth import fail_or_skip
         from gansynth.errors import BadInputError
 
         for i in tqdm(indices, desc="decoding", unit="note"):

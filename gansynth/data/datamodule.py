@@ -4,8 +4,11 @@ transform, a DataLoader).
 Batches are dicts: "specgram" (B, 2, frames, bins) float32 RAW features from `waves_to_specgrams`
 (not normalized), "pitch" (B,) int64 MIDI pitch, "velocity" (B,) int64, "index" (B,) int64 (the
 note's position in the dataset, i.e. in `examples.json` order / TFRecord order).
-Under DDP, Lightning swaps the shuffling sampler for a `DistributedSampler`, so each rank sees a
-different share of every epoch.
+`train_dataloader` shuffles with its own seeded generator; it is for use on its own (benchmarks,
+normalizer fitting). GAN training serves the same dataset through
+`gansynth.training.sampling.ResumableDataModule`, whose sampler resumes mid-epoch and gives each
+DDP rank its own share of every epoch; the trainer runs with `use_distributed_sampler=False`, so
+Lightning never swaps in a `DistributedSampler`.
 """
 
 from __future__ import annotations
@@ -19,14 +22,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from gansynth.config import DataConfig, SpectralConfig
 from gansynth.data.cache import FeatureCache, open_cache
-from gansynth.data.nsynth import (
-    BadDataReport,
-    FilterReport,
-    NoteMeta,
-    NoteSource,
-    open_source,
-    select_notes,
-)
+from gansynth.data.notes import BadDataReport, FilterReport, NoteMeta, NoteSource, select_notes
+from gansynth.data.sources import open_source
 from gansynth.errors import BadInputError
 
 
@@ -50,7 +47,7 @@ class NoteDataset(Dataset[dict[str, torch.Tensor]]):
             return torch.from_numpy(self.cache.get(self.source.notes[i].note_str))
         from gansynth.spectral import waves_to_specgrams
 
-        audio = torch.from_numpy(self.source.load_audio(i))[None]  # (1, 64000)
+        audio = torch.from_numpy(self.source.load_audio(i))[None]  # (1, audio_length)
         with torch.no_grad():
             return waves_to_specgrams(audio, self.spectral)[0]
 
@@ -91,7 +88,8 @@ class NoteDataModule(L.LightningDataModule):
         if self._train is not None:
             return
         d = self.data
-        source = open_source(d.path, skip_bad=d.skip_bad, strict=d.strict, check_audio=d.cache is None)
+        source = open_source(d.path, skip_bad=d.skip_bad, strict=d.strict, check_audio=d.cache is None,
+                             sample_rate=self.spectral.sample_rate, note_length=self.spectral.audio_length)
         self.bad_report = source.report
         indices, self.filter_report = select_notes(source.notes, d, source.path)
         if d.cache is not None:

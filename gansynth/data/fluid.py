@@ -89,7 +89,7 @@ class NoteRenderer:
                  gain: float = 0.4) -> None:
         path = Path(soundfont)
         if not path.is_file():
-            raise BadInputError(f"{path}: SoundFont not found; pass --soundfont PATH.sf2 "
+            raise BadInputError(f"{path}: SoundFont not found; pass the path of a .sf2 file "
                                 "(Debian: apt-get install fluid-soundfont-gm)")
         lib = library()
         self._lib = lib

@@ -28,39 +28,16 @@ from typing import Any
 import numpy as np
 
 from gansynth.data.gm_programs import GM_PROGRAMS
-from gansynth.data.nsynth import NOTE_LENGTH, SAMPLE_RATE, NoteMeta, write_split_csv
+from gansynth.data.notes import NSYNTH_SPECTRAL, NoteMeta, write_split_csv
 from gansynth.errors import BadInputError
 from gansynth.io import atomic_path, write_audio
 
+# the notes are written in NSynth's format, the default spectral config's rate and length
+SAMPLE_RATE = NSYNTH_SPECTRAL.sample_rate
+NOTE_LENGTH = NSYNTH_SPECTRAL.audio_length
 SPLIT_FRACTIONS = (("train", 0.8), ("valid", 0.1), ("test", 0.1))
 DEFAULT_VELOCITIES = (25, 50, 75, 100, 127)
 MANIFEST = "build.json"
-
-
-def parse_int_list(text: str, name: str, low: int, high: int) -> tuple[int, ...]:
-    """Parse "24-84", "0,40,73" or "0-7,40" into sorted unique ints in [low, high]."""
-    values: set[int] = set()
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            if "-" in part:
-                first, last = part.split("-", 1)
-                lo, hi = int(first), int(last)
-                if lo > hi:
-                    raise ValueError
-                values.update(range(lo, hi + 1))
-            else:
-                values.add(int(part))
-        except ValueError as err:
-            raise BadInputError(f"--{name} {text!r}: {part!r} is not a number or a range like 24-84") from err
-    if not values:
-        raise BadInputError(f"--{name} {text!r}: no values given")
-    bad = [v for v in sorted(values) if not low <= v <= high]
-    if bad:
-        raise BadInputError(f"--{name} {text!r}: {bad[0]} is outside {low}..{high}")
-    return tuple(sorted(values))
 
 
 @dataclass(frozen=True)
@@ -79,13 +56,13 @@ class GMBuildSettings:
 
     def __post_init__(self) -> None:
         if self.split_by not in ("instrument", "note"):
-            raise BadInputError(f"--split-by {self.split_by!r}: use 'instrument' or 'note'")
+            raise BadInputError(f"split_by {self.split_by!r}: use 'instrument' or 'note'")
         if self.render_rate % SAMPLE_RATE:
             raise BadInputError(f"render rate {self.render_rate} must be a multiple of {SAMPLE_RATE}")
         for name, values, low in (("programs", self.programs, 0), ("pitches", self.pitches, 0),
                                   ("velocities", self.velocities, 1)):
             if not values or any(not low <= v <= 127 for v in values):
-                raise BadInputError(f"--{name}: values must lie in {low}..127, got {values}")
+                raise BadInputError(f"{name}: values must lie in {low}..127, got {values}")
 
     def manifest(self) -> dict[str, Any]:
         out = asdict(self)
@@ -158,7 +135,7 @@ def _init_worker(settings: GMBuildSettings, out: Path) -> None:
 
 
 def _render_audio(program: int, pitch: int, velocity: int) -> np.ndarray:
-    """(64000,) float64 audio of one note at 16 kHz, before silence/clip handling."""
+    """(NOTE_LENGTH,) float64 audio of one note at SAMPLE_RATE, before silence/clip handling."""
     from scipy.signal import resample_poly
 
     assert _RENDERER is not None and _SETTINGS is not None
@@ -204,7 +181,7 @@ def _check_manifest(out: Path, settings: GMBuildSettings) -> dict[str, Any]:
     except json.JSONDecodeError as err:
         raise BadInputError(f"{path}: not valid JSON; delete {out} and build again") from err
     if old.get("settings") != settings.manifest():
-        raise BadInputError(f"{out} was built with other settings (see {path}); choose a new --out "
+        raise BadInputError(f"{out} was built with other settings (see {path}); choose a new output folder "
                             "or delete the folder to rebuild")
     return dict(old)
 
@@ -235,7 +212,7 @@ def build_gm(settings: GMBuildSettings, out: str | os.PathLike[str], workers: in
     start = time.perf_counter()
     sf2 = Path(settings.soundfont)
     if not sf2.is_file():
-        raise BadInputError(f"{sf2}: SoundFont not found; pass --soundfont PATH.sf2 "
+        raise BadInputError(f"{sf2}: SoundFont not found; pass the path of a .sf2 file "
                             "(Debian: apt-get install fluid-soundfont-gm)")
     out_dir = Path(out)
     (out_dir / "audio").mkdir(parents=True, exist_ok=True)

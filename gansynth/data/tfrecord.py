@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from gansynth.data.nsynth import (
+from gansynth.data.notes import (
+    NSYNTH_SPECTRAL,
     BadDataReport,
     NoteMeta,
     NoteSource,
     fail_or_skip,
-    fit_audio,
     note_from_fields,
 )
 from gansynth.errors import BadInputError
@@ -220,15 +220,18 @@ def example_to_fields(features: dict[str, list[bytes] | np.ndarray]) -> dict[str
 
 
 class NSynthTFRecord(NoteSource):
-    """An NSynth TFRecord file of `tf.train.Example`s with `audio` as 64000 floats.
+    """An NSynth TFRecord file of `tf.train.Example`s with `audio` as float samples (NSynth: 64000).
 
     The file is scanned once for record offsets and metadata; `load_audio` rereads one record.
+    sample_rate, note_length: what `load_audio` returns (the model's `SpectralConfig`).
     """
 
     def __init__(self, path: str | os.PathLike[str], skip_bad: bool = False,
-                 strict: bool = False) -> None:
+                 strict: bool = False, sample_rate: int = NSYNTH_SPECTRAL.sample_rate,
+                 note_length: int = NSYNTH_SPECTRAL.audio_length) -> None:
         self.path = Path(path)
         self.strict = strict
+        self.sample_rate, self.note_length = sample_rate, note_length
         self.report = BadDataReport()
         report = self.report if skip_bad else None
         self._records: list[tuple[int, int]] = []
@@ -254,14 +257,14 @@ class NSynthTFRecord(NoteSource):
                 continue
             if meta.note_str in seen:
                 fail_or_skip(report, "duplicate id", f"{where}: note id {meta.note_str!r} appears "
-                             "twice; ids must be unique (use --skip-bad to keep the first)")
+                             "twice; ids must be unique (set data.skip_bad to keep the first)")
                 continue
             seen.add(meta.note_str)
             self.notes.append(meta)
             self._records.append((offset, length))
 
     def load_audio(self, i: int) -> np.ndarray:
-        """Note i's audio: (64000,) float32 at 16 kHz."""
+        """Note i's audio: (note_length,) float32 at `sample_rate`."""
         offset, length = self._records[i]
         where = f"{self.path} (note {self.notes[i].note_str})"
         try:
@@ -271,7 +274,7 @@ class NSynthTFRecord(NoteSource):
         audio = features.get("audio")
         if not isinstance(audio, np.ndarray) or audio.dtype != np.float32 or audio.size == 0:
             raise BadInputError(f"{where}: record has no float 'audio' feature")
-        return fit_audio(audio, self.notes[i].sample_rate, where, self.strict)
+        return self.fit(audio, self.notes[i].sample_rate, where)
 
     def fingerprint(self) -> str:
         stat = self.path.stat()

@@ -21,8 +21,7 @@ import math
 
 import torch
 
-from gansynth.config import ExperimentConfig, SpectralConfig
-from gansynth.models.generator import Generator
+from gansynth.config import SpectralConfig
 from gansynth.spectral.normalizer import Normalizer
 from gansynth.spectral.transform import LOG_EPS, get_transform
 
@@ -84,11 +83,3 @@ def _pitch_templates(spectral: SpectralConfig, pitch_min: int, pitch_max: int) -
     silence = normalizer(torch.full((1, 2, 1, 1), math.log(LOG_EPS)))[0, 0, 0, 0]
     templates[:, 0] -= silence.clamp(-1.0, 1.0)
     return templates
-
-
-def build_generator(config: ExperimentConfig) -> Generator:
-    """The generator described by `config` (fresh weights; templates when configured)."""
-    m = config.model
-    templates = (pitch_templates(config.spectral, config.data.pitch_min, config.data.pitch_max)
-                 if m.pitch_templates else None)
-    return Generator(m.latent_dim, config.num_pitches, m.channels, config.start_shape, templates=templates)

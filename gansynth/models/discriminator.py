@@ -15,17 +15,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gansynth.config import PAPER_GAN_CHANNELS, check_channels
 from gansynth.errors import ConfigError
-from gansynth.models.generator import (
+from gansynth.models.layers import (
     LEAKY_SLOPE,
-    PAPER_CHANNELS,
     ConvAct,
-    _fully_new,
+    EqualizedConv2d,
+    EqualizedLinear,
+    MinibatchStd,
     blend,
     block_shape,
-    check_channels,
+    fully_new,
 )
-from gansynth.models.layers import EqualizedConv2d, EqualizedLinear, MinibatchStd
 
 
 class DiscriminatorBlock(nn.Module):
@@ -65,7 +66,7 @@ class Discriminator(nn.Module):
     mbstd_group: group size of the minibatch standard deviation (whole batch when larger).
     """
 
-    def __init__(self, num_pitches: int = 61, channels: tuple[int, ...] = PAPER_CHANNELS,
+    def __init__(self, num_pitches: int = 61, channels: tuple[int, ...] = PAPER_GAN_CHANNELS,
                  start_shape: tuple[int, int] = (2, 16), in_channels: int = 2,
                  mbstd_group: int = 4) -> None:
         super().__init__()
@@ -111,7 +112,7 @@ class Discriminator(nn.Module):
         h = self._from_specgram(x, block)  # (B, C_block, frames, bins)
         if block > 0:
             h = self.blocks[block](h)  # (B, C_{block-1}, frames / 2, bins / 2)
-            if not _fully_new(alpha):
+            if not fully_new(alpha):
                 old = self._from_specgram(F.avg_pool2d(x, 2), block - 1)
                 h = blend(alpha, h, old)
             for k in range(block - 1, 0, -1):

@@ -24,49 +24,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gansynth.config import PAPER_GAN_CHANNELS, check_channels
 from gansynth.errors import ConfigError
-from gansynth.models.layers import EqualizedConv2d, PixelNorm
-
-PAPER_CHANNELS = (256, 256, 256, 256, 128, 64, 32)
-LEAKY_SLOPE = 0.2
-
-
-def check_channels(channels: tuple[int, ...]) -> tuple[int, ...]:
-    """Validate a resolution -> channels table (one positive int per block)."""
-    table = tuple(int(c) for c in channels)
-    if not table or any(c < 1 for c in table):
-        raise ConfigError(f"model channels must be a non-empty list of positive ints, got {list(channels)}")
-    return table
-
-
-def block_shape(start_shape: tuple[int, int], block: int) -> tuple[int, int]:
-    """(frames, bins) of resolution block `block`: start_shape * 2^block."""
-    return start_shape[0] * 2**block, start_shape[1] * 2**block
-
-
-def blend(alpha: float | torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
-    """alpha * new + (1 - alpha) * old; exact at alpha 0 and 1. A tensor alpha is a scalar or (B,)."""
-    if isinstance(alpha, torch.Tensor) and alpha.dim() > 0:
-        alpha = alpha.reshape(-1, *([1] * (new.dim() - 1)))
-    return alpha * new + (1 - alpha) * old
-
-
-def _fully_new(alpha: float | torch.Tensor) -> bool:
-    """True when alpha is a Python number >= 1, so the old path can be skipped (no device sync)."""
-    return not isinstance(alpha, torch.Tensor) and alpha >= 1.0
-
-
-class ConvAct(nn.Module):
-    """Equalized conv -> leaky ReLU (0.2) -> optional pixel norm."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
-                 padding: int | tuple[int, int], pixel_norm: bool) -> None:
-        super().__init__()
-        self.conv = EqualizedConv2d(in_channels, out_channels, kernel_size, padding=padding)
-        self.norm: nn.Module = PixelNorm() if pixel_norm else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(F.leaky_relu(self.conv(x), LEAKY_SLOPE))
+from gansynth.models.layers import (
+    ConvAct,
+    EqualizedConv2d,
+    PixelNorm,
+    blend,
+    block_shape,
+    fully_new,
+)
 
 
 class GeneratorBlock(nn.Module):
@@ -108,7 +75,7 @@ class Generator(nn.Module):
     templates: torch.Tensor | None
 
     def __init__(self, latent_dim: int = 256, num_pitches: int = 61,
-                 channels: tuple[int, ...] = PAPER_CHANNELS, start_shape: tuple[int, int] = (2, 16),
+                 channels: tuple[int, ...] = PAPER_GAN_CHANNELS, start_shape: tuple[int, int] = (2, 16),
                  out_channels: int = 2, templates: torch.Tensor | None = None) -> None:
         super().__init__()
         if latent_dim < 1 or num_pitches < 1 or out_channels < 1:
@@ -168,7 +135,7 @@ class Generator(nn.Module):
                 cond = F.avg_pool2d(templates, factor) if factor > 1 else templates  # (B, C, frames_k, bins_k)
             x = self.blocks[k](x, cond)  # (B, C_k, frames_k, bins_k)
         new = torch.tanh(self.to_specgram[block](x))  # (B, 2, frames, bins)
-        if block == 0 or _fully_new(alpha):
+        if block == 0 or fully_new(alpha):
             return new
         old = torch.tanh(self.to_specgram[block - 1](prev))  # (B, 2, frames / 2, bins / 2)
         old = F.interpolate(old, scale_factor=2.0, mode="nearest")

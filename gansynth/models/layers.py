@@ -1,5 +1,7 @@
 """Building blocks of the progressive GAN: equalized-learning-rate conv and dense layers, pixel
-norm and minibatch standard deviation (DESIGN.md section 3, "Networks").
+norm, minibatch standard deviation, and the pieces both progressive networks use (conv +
+activation, the resolution of a block, the alpha blend of a transition) (DESIGN.md section 3,
+"Networks").
 
 Equalized learning rate: the stored weights are drawn N(0, 1) and multiplied at run time by
 gain * sqrt(1 / fan_in) (fan_in = in_channels * kernel area), so Adam's per-parameter step acts on
@@ -16,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 HE_GAIN = math.sqrt(2.0)
+LEAKY_SLOPE = 0.2
 
 
 def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
@@ -143,3 +146,33 @@ class MinibatchStd(nn.Module):
         std = torch.sqrt(var + self.eps).mean(dim=(1, 2, 3))  # (M,)
         stat = std.to(x.dtype).repeat(g).reshape(b, 1, 1, 1).expand(b, 1, h, w)  # example i -> group i % M
         return torch.cat([x, stat], dim=1)
+
+
+def block_shape(start_shape: tuple[int, int], block: int) -> tuple[int, int]:
+    """(frames, bins) of resolution block `block`: start_shape * 2^block."""
+    return start_shape[0] * 2**block, start_shape[1] * 2**block
+
+
+def blend(alpha: float | torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    """alpha * new + (1 - alpha) * old; exact at alpha 0 and 1. A tensor alpha is a scalar or (B,)."""
+    if isinstance(alpha, torch.Tensor) and alpha.dim() > 0:
+        alpha = alpha.reshape(-1, *([1] * (new.dim() - 1)))
+    return alpha * new + (1 - alpha) * old
+
+
+def fully_new(alpha: float | torch.Tensor) -> bool:
+    """True when alpha is a Python number >= 1, so the old path can be skipped (no device sync)."""
+    return not isinstance(alpha, torch.Tensor) and alpha >= 1.0
+
+
+class ConvAct(nn.Module):
+    """Equalized conv -> leaky ReLU (0.2) -> optional pixel norm."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 padding: int | tuple[int, int], pixel_norm: bool) -> None:
+        super().__init__()
+        self.conv = EqualizedConv2d(in_channels, out_channels, kernel_size, padding=padding)
+        self.norm: nn.Module = PixelNorm() if pixel_norm else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(F.leaky_relu(self.conv(x), LEAKY_SLOPE))

@@ -1,11 +1,13 @@
 """The LSTM note-sequence model: tokenize MIDI corpora, train, compose, continue and blend scores.
 
-- `tokenizer`: Performance-RNN style events (NoteOn, NoteOff, TimeShift, Velocity) via miditok.
-- `corpus`: MIDI folder -> notes -> file-level split -> augmented token streams.
+- `tokenizer`: `gansynth.score.Score` <-> Performance-RNN style events (NoteOn, NoteOff,
+  TimeShift, Velocity) via miditok.
+- `corpus`: MIDI folder -> scores -> file-level split -> augmented token streams.
 - `music21_corpus`: the built-in corpus (Bach chorales, Essen folk songs) converted to MIDI.
 - `model`: the LSTM language model (plain `nn.Module`); `lightning`: its LightningModule and data.
 - `sampling`: temperature / top-k / top-p sampling with a primer, a polyphony limit, and blending.
 - `evaluation`: perplexity, unigram / bigram baselines and score statistics.
+- `compose`: scores from a loaded model (free, continued, blended), rendered through the GAN.
 - `export`: the inference file (plain tensors + config, strict, `weights_only=True`).
 
 Heavy imports (torch, miditok, music21) live in the submodules, not here.

@@ -80,10 +80,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _train(args: argparse.Namespace) -> int:
     from gansynth.config import SequenceExperimentConfig, load_config
+    from gansynth.sequence.corpus import TokenCorpus
     from gansynth.sequence.train import train_sequence
 
+    def show(corpus: TokenCorpus) -> None:
+        print(f"corpus: {corpus.describe()}", flush=True)
+
     config = load_config(SequenceExperimentConfig, args.config, args.overrides)
-    result = train_sequence(config, args.out, resume=args.resume, progress=not args.quiet)
+    result = train_sequence(config, args.out, resume=args.resume, progress=not args.quiet,
+                            on_corpus=show)
     m = result.metrics
     print(f"validation perplexity: model {m['val_perplexity']:.3f}, unigram "
           f"{m['unigram_perplexity']:.3f}, bigram {m['bigram_perplexity']:.3f}")
@@ -107,10 +112,10 @@ def _output_paths(output: str, num: int, suffixes: tuple[str, ...]) -> list[Path
 
 
 def _compose(args: argparse.Namespace) -> int:
-    from gansynth.sequence.compose import compose, render_midi
+    from gansynth.score import score_from_midi, score_to_midi
+    from gansynth.sequence.compose import compose, render_to_audio
     from gansynth.sequence.export import load_sequence_model
     from gansynth.sequence.sampling import SamplingOptions
-    from gansynth.sequence.tokenizer import notes_from_midi, write_midi
 
     # check everything a user can get wrong before any work or output
     options = SamplingOptions(seconds=args.seconds, temperature=args.temperature,
@@ -118,9 +123,9 @@ def _compose(args: argparse.Namespace) -> int:
     outputs = _output_paths(args.output, args.num, MIDI_OUT_SUFFIXES)
     audio_outputs = _output_paths(args.render, args.num, AUDIO_OUT_SUFFIXES) if args.render else []
     sources = args.blend or ([args.primer] if args.primer else [])
-    pieces = [notes_from_midi(path) for path in sources]
-    for path, notes in zip(sources, pieces, strict=True):
-        if len(notes) == 0:
+    pieces = [score_from_midi(path) for path in sources]
+    for path, piece in zip(sources, pieces, strict=True):
+        if not piece.pitched_notes():
             raise BadInputError(f"{path}: MIDI file has only drum notes; nothing to continue or blend")
     loaded = load_sequence_model(args.model)
     synth = None
@@ -133,11 +138,11 @@ def _compose(args: argparse.Namespace) -> int:
     scores = compose(loaded, options, primer=pieces[0] if args.primer else None,
                      blend=(pieces[0], pieces[1]) if args.blend else None, num=args.num, seed=seed)
     for path, score in zip(outputs, scores, strict=True):
-        write_midi(path, score)
-        print(f"wrote {path}: {score.note_num()} notes, {score.to('second').end():.1f} s (seed {seed})")
+        score_to_midi(score, path)
+        print(f"wrote {path}: {len(score.notes)} notes, {score.end_s:.1f} s (seed {seed})")
     if synth is not None:
-        for midi_path, audio_path in zip(outputs, audio_outputs, strict=True):
-            seconds = render_midi(synth, midi_path, audio_path, timbre=args.timbre)
+        for score, audio_path in zip(scores, audio_outputs, strict=True):
+            seconds = render_to_audio(synth, score, audio_path, timbre=args.timbre)
             print(f"wrote {audio_path}: {seconds:.1f} s (timbre {args.timbre})")
     return 0
 

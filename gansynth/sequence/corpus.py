@@ -1,4 +1,4 @@
-"""A MIDI folder -> notes -> file-level train/valid split -> augmented token streams.
+"""A MIDI folder -> scores -> file-level train/valid split -> augmented token streams.
 
 The split is by file (never by window), fixed by `data.split_seed`, so every window of a held-out
 piece stays held out. Augmented copies of each training file are transposed by a whole number of
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,8 @@ from tqdm import tqdm
 
 from gansynth.config import SequenceDataConfig
 from gansynth.errors import BadInputError
-from gansynth.sequence.tokenizer import EventTokenizer, Notes, notes_from_midi
+from gansynth.score import Score, score_from_midi, score_from_notes
+from gansynth.sequence.tokenizer import EventTokenizer
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
@@ -27,23 +28,23 @@ def find_midi_files(folder: str | os.PathLike[str]) -> list[Path]:
     """Every .mid / .midi file under `folder` (recursive, any case), sorted."""
     root = Path(folder)
     if not root.is_dir():
-        raise BadInputError(f"{root}: MIDI folder not found (for the built-in corpus run "
-                            f"`gansynth corpus build-music21 --out {root}`)")
+        raise BadInputError(f"{root}: MIDI folder not found (for the built-in corpus, build it "
+                            "there with `gansynth corpus build-music21`)")
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
 
 
 @dataclass
 class MidiFolder:
-    """The readable pieces of a folder: names relative to it, their notes, skips by reason."""
+    """The readable pieces of a folder: names relative to it, their scores, skips by reason."""
 
     names: list[str]
-    pieces: list[Notes]
+    pieces: list[Score]
     skipped: Counter[str] = field(default_factory=Counter)
 
 
 def read_midi_folder(folder: str | os.PathLike[str], max_files: int = 0) -> MidiFolder:
-    """Read every MIDI file of `folder` (progress bar); corrupt or empty files are skipped and
-    counted. max_files: read at most this many (0: all)."""
+    """Read every MIDI file of `folder` (progress bar); corrupt, empty and drums-only files are
+    skipped and counted. max_files: read at most this many (0: all)."""
     root = Path(folder)
     paths = find_midi_files(root)[: max_files or None]
     if not paths:
@@ -51,15 +52,15 @@ def read_midi_folder(folder: str | os.PathLike[str], max_files: int = 0) -> Midi
     out = MidiFolder([], [])
     for path in tqdm(paths, desc="reading MIDI", unit="file", disable=len(paths) < 50):
         try:
-            notes = notes_from_midi(path)
+            score = score_from_midi(path)
         except BadInputError:
             out.skipped["corrupt or without notes"] += 1
             continue
-        if len(notes) == 0:
+        if not score.pitched_notes():
             out.skipped["drums only"] += 1
             continue
         out.names.append(path.relative_to(root).as_posix())
-        out.pieces.append(notes)
+        out.pieces.append(score)
     if len(out.pieces) < 2:
         raise BadInputError(f"{root}: {len(out.pieces)} readable MIDI file(s) with notes; need at "
                             "least 2 (one for training, one for validation)")
@@ -73,16 +74,24 @@ def split_files(count: int, valid_fraction: float, seed: int) -> tuple[list[int]
     return sorted(order[n_valid:].tolist()), sorted(order[:n_valid].tolist())
 
 
-def augment_notes(notes: Notes, rng: np.random.Generator, transpose: tuple[int, int],
-                  tempo_stretch: tuple[float, float], pitch_range: tuple[int, int]) -> Notes:
-    """A randomly transposed (semitones, kept inside pitch_range when possible) and
-    time-stretched (onsets and durations times a factor) copy of `notes`."""
-    low = max(transpose[0], pitch_range[0] - int(notes.pitch.min()))
-    high = min(transpose[1], pitch_range[1] - int(notes.pitch.max()))
+def augment_score(score: Score, rng: np.random.Generator, transpose: tuple[int, int],
+                  tempo_stretch: tuple[float, float], pitch_range: tuple[int, int]) -> Score:
+    """A randomly transposed and time-stretched copy of the pitched notes of `score` (drums
+    dropped): every pitch moves by one whole number of semitones drawn from `transpose` (kept
+    inside pitch_range when possible), every start and end time is multiplied by one factor
+    drawn from `tempo_stretch`."""
+    notes = score.pitched_notes()
+    if not notes:
+        return score_from_notes((), path=score.path)
+    pitches = [n.pitch for n in notes]
+    low = max(transpose[0], pitch_range[0] - min(pitches))
+    high = min(transpose[1], pitch_range[1] - max(pitches))
     shift = int(rng.integers(low, high + 1)) if low <= high else 0
     stretch = float(rng.uniform(*tempo_stretch))
-    return Notes(notes.onset * stretch, notes.duration * stretch, notes.pitch + shift,
-                 notes.velocity.copy())
+    moved = [replace(n, pitch=n.pitch + shift, start_s=n.start_s * stretch, end_s=n.end_s * stretch)
+             for n in notes]
+    names = {t.index: t.name for t in score.tracks}
+    return score_from_notes(moved, path=score.path, track_names=names)
 
 
 @dataclass
@@ -90,14 +99,15 @@ class TokenCorpus:
     """Token streams of a MIDI folder split by file.
 
     train: streams of the training files and their augmented copies; valid: one stream per
-    held-out file (not augmented); *_names: file names (relative to the folder) per piece.
+    held-out file (not augmented); *_names: file names (relative to the folder) per piece;
+    valid_scores: the held-out pieces as read.
     """
 
     train: list[np.ndarray]
     valid: list[np.ndarray]
     train_names: list[str]
     valid_names: list[str]
-    valid_notes: list[Notes]
+    valid_scores: list[Score]
     skipped: Counter[str]
 
     @property
@@ -115,9 +125,9 @@ class TokenCorpus:
                 f"({self.valid_tokens} tokens); skipped: {skipped}")
 
 
-def stream(tokenizer: EventTokenizer, notes: Notes) -> np.ndarray:
-    """``BOS + encode(notes) + EOS`` as an int64 array of shape (T,)."""
-    return np.asarray([tokenizer.bos_id, *tokenizer.encode(notes), tokenizer.eos_id], np.int64)
+def stream(tokenizer: EventTokenizer, score: Score) -> np.ndarray:
+    """``BOS + encode(score) + EOS`` as an int64 array of shape (T,)."""
+    return np.asarray([tokenizer.bos_id, *tokenizer.encode(score), tokenizer.eos_id], np.int64)
 
 
 def build_token_corpus(tokenizer: EventTokenizer, data: SequenceDataConfig,
@@ -136,11 +146,11 @@ def build_token_corpus(tokenizer: EventTokenizer, data: SequenceDataConfig,
     for i in tqdm(train_idx, desc="tokenizing train", unit="file", disable=len(train_idx) < 50):
         train.append(stream(tokenizer, folder.pieces[i]))
         for _ in range(copies):
-            piece = augment_notes(folder.pieces[i], rng, data.transpose, data.tempo_stretch,
+            piece = augment_score(folder.pieces[i], rng, data.transpose, data.tempo_stretch,
                                   pitch_range)
             train.append(stream(tokenizer, piece))
     valid = [stream(tokenizer, folder.pieces[i]) for i in valid_idx]
     return TokenCorpus(train=[s for s in train if len(s) > 2], valid=[s for s in valid if len(s) > 2],
                        train_names=[folder.names[i] for i in train_idx],
                        valid_names=[folder.names[i] for i in valid_idx],
-                       valid_notes=[folder.pieces[i] for i in valid_idx], skipped=folder.skipped)
+                       valid_scores=[folder.pieces[i] for i in valid_idx], skipped=folder.skipped)

@@ -7,7 +7,7 @@ predict exactly the same tokens:
 - unigram: add-one smoothed token frequencies of the training streams;
 - bigram: P(t | prev) = (count(prev, t) + mu * P_unigram(t)) / (count(prev) + mu), mu = 1.
 
-Score statistics of a set of pieces (`Notes` in seconds):
+Score statistics of a set of pieces (`gansynth.score.Score`s, pitched notes only):
 
 - pitch-class histogram (12 bins, notes counted once) and its total-variation distance
   0.5 * sum |p - q| between two sets (0: identical, 1: disjoint);
@@ -27,10 +27,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from gansynth.score import Score
 from gansynth.sequence.corpus import TokenCorpus
 from gansynth.sequence.export import SequenceModel
 from gansynth.sequence.model import LstmLanguageModel
-from gansynth.sequence.tokenizer import Notes
 
 
 @torch.no_grad()
@@ -88,11 +88,19 @@ class ScoreStats:
     seconds: float
 
 
-def _sounding_time(notes: Notes) -> tuple[float, float]:
-    """(integral of the number of sounding notes over time, time with >= 1 note sounding), in s."""
-    ends = notes.onset + notes.duration
-    times = np.concatenate([notes.onset, ends])
-    steps = np.concatenate([np.ones(len(notes)), -np.ones(len(notes))])
+def _note_arrays(score: Score) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, end, pitch) of the pitched notes of `score`: (N,) float64 s, float64 s, int64."""
+    notes = score.pitched_notes()
+    return (np.array([n.start_s for n in notes], np.float64),
+            np.array([n.end_s for n in notes], np.float64),
+            np.array([n.pitch for n in notes], np.int64))
+
+
+def _sounding_time(start: np.ndarray, end: np.ndarray) -> tuple[float, float]:
+    """(integral of the number of sounding notes over time, time with >= 1 note sounding), in s,
+    of notes from start to end (both (N,) s)."""
+    times = np.concatenate([start, end])
+    steps = np.concatenate([np.ones(len(start)), -np.ones(len(start))])
     order = np.lexsort((steps, times))  # releases before onsets at equal times
     times, steps = times[order], steps[order]
     count = np.cumsum(steps)[:-1]  # notes sounding on each segment
@@ -100,17 +108,19 @@ def _sounding_time(notes: Notes) -> tuple[float, float]:
     return float((count * lengths).sum()), float(lengths[count > 0].sum())
 
 
-def score_stats(pieces: Sequence[Notes]) -> ScoreStats:
-    """Pitch-class histogram, note density and polyphony of pieces taken together."""
+def score_stats(pieces: Sequence[Score]) -> ScoreStats:
+    """Pitch-class histogram, note density and polyphony of pieces taken together (drum notes
+    left out)."""
     histogram = np.zeros(12)
     notes, seconds, weighted, sounding = 0, 0.0, 0.0, 0.0
     for piece in pieces:
-        if len(piece) == 0:
+        start, end, pitch = _note_arrays(piece)
+        if len(pitch) == 0:
             continue
-        histogram += np.bincount(piece.pitch % 12, minlength=12)
-        notes += len(piece)
-        seconds += piece.end - float(piece.onset.min())
-        w, t = _sounding_time(piece)
+        histogram += np.bincount(pitch % 12, minlength=12)
+        notes += len(pitch)
+        seconds += float(end.max() - start.min())
+        w, t = _sounding_time(start, end)
         weighted += w
         sounding += t
     total = histogram.sum()
@@ -183,7 +193,7 @@ def evaluate_sequence_model(loaded: SequenceModel, corpus: TokenCorpus, samples:
         model_perplexity=model_perplexity(loaded.model, corpus.valid),
         unigram_perplexity=unigram_perplexity(corpus.train, corpus.valid, vocab),
         bigram_perplexity=bigram_perplexity(corpus.train, corpus.valid, vocab),
-        held_out=score_stats([tokenizer.decode_notes(s) for s in corpus.valid]),
-        training=score_stats([tokenizer.decode_notes(s) for s in corpus.train]),
-        generated=score_stats([tokenizer.decode_notes(ids) for ids in generated]),
+        held_out=score_stats([tokenizer.decode(s) for s in corpus.valid]),
+        training=score_stats([tokenizer.decode(s) for s in corpus.train]),
+        generated=score_stats([tokenizer.decode(ids) for ids in generated]),
         pieces=(len(corpus.valid), len(corpus.train), samples))

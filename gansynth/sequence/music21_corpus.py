@@ -108,7 +108,7 @@ def build_music21_corpus(out_dir: str | os.PathLike[str], sets: Sequence[str] = 
         raise BadInputError(f"unknown corpus set {unknown[0]!r}; choose from {', '.join(SETS)}")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise BadInputError(f"{out}: exists and is not a folder; choose another --out")
+        raise BadInputError(f"{out}: exists and is not a folder; choose another output folder")
     out.mkdir(parents=True, exist_ok=True)
     ignore = out / ".gitignore"
     if not ignore.exists():  # a generated corpus never ends up in a repository by accident

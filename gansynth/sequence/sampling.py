@@ -42,13 +42,17 @@ class SamplingOptions:
 
     def __post_init__(self) -> None:
         if not self.seconds > 0:
-            raise BadInputError(f"--seconds must be positive, got {self.seconds}")
+            raise BadInputError(f"seconds must be positive, got {self.seconds}")
         if not self.temperature > 0:
-            raise BadInputError(f"--temperature must be positive, got {self.temperature}")
-        if self.top_k < 0 or not 0 < self.top_p <= 1:
-            raise BadInputError(f"--top-k must be >= 0 and --top-p in (0, 1], got {self.top_k}, {self.top_p}")
-        if self.polyphony < 0 or self.max_tokens < 0:
-            raise BadInputError("--polyphony and max_tokens must be >= 0")
+            raise BadInputError(f"temperature must be positive, got {self.temperature}")
+        if self.top_k < 0:
+            raise BadInputError(f"top_k must be >= 0 (0: off), got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            raise BadInputError(f"top_p must be in (0, 1] (1: off), got {self.top_p}")
+        if self.polyphony < 0:
+            raise BadInputError(f"polyphony must be >= 0 (0: no limit), got {self.polyphony}")
+        if self.max_tokens < 0:
+            raise BadInputError(f"max_tokens must be >= 0 (0: automatic), got {self.max_tokens}")
 
 
 class EventGrammar:
@@ -129,7 +133,7 @@ def sample_from_state(model: LstmLanguageModel, tokenizer: EventTokenizer, state
     Returns the generated token ids of each sample (primer excluded), every note released.
     """
     if num < 1:
-        raise BadInputError(f"--num must be >= 1, got {num}")
+        raise BadInputError(f"num must be >= 1, got {num}")
     model.eval()
     device = _device(model)
     generator = torch.Generator(device=device).manual_seed(seed)

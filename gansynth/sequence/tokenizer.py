@@ -1,4 +1,4 @@
-"""MIDI <-> notes <-> Performance-RNN style event tokens.
+"""`Score` <-> Performance-RNN style event tokens.
 
 Vocabulary (miditok `MIDILike`, configured by `SequenceTokenizerConfig`):
 
@@ -7,12 +7,13 @@ Vocabulary (miditok `MIDILike`, configured by `SequenceTokenizerConfig`):
 - ``Velocity_v``: num_velocities bins; in MIDILike order a Velocity token follows its NoteOn;
 - ``TimeShift_b.f.r``: advance the clock by b beats + f/r beat, 1 step .. max_shift_seconds.
 
-Time is absolute: every score is mapped to seconds, then to a fixed clock of 120 bpm (one beat
-= 0.5 s, `steps_per_second / 2` ticks per beat), so tempo changes in the source become timing
-in the tokens (as in Performance RNN). Decoding goes through miditok after dropping specials,
-ids outside the vocabulary, and NoteOn / Velocity tokens that are not a NoteOn-Velocity pair;
-any id stream decodes to a valid score (unmatched NoteOffs are ignored, unreleased notes last
-`max_note_seconds`, empty streams give an empty track).
+Time is absolute: a `gansynth.score.Score` holds seconds (tempo map applied when it was read),
+and the tokenizer places them on a fixed clock of 120 bpm (one beat = 0.5 s,
+`steps_per_second / 2` ticks per beat), so tempo changes in the source become timing in the
+tokens (as in Performance RNN). All non-drum tracks are merged into one stream. Decoding goes
+through miditok after dropping specials, ids outside the vocabulary, and NoteOn / Velocity tokens
+that are not a NoteOn-Velocity pair; any id stream decodes to a valid score (unmatched NoteOffs
+are ignored, unreleased notes last `max_note_seconds`, empty streams give a score without notes).
 """
 
 from __future__ import annotations
@@ -24,92 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from symusic import Note, Score, Tempo, Track
 
 from gansynth.config import SequenceTokenizerConfig
 from gansynth.io import atomic_path
+from gansynth.score import Note, Score, score_from_notes
 
 REFERENCE_BPM = 120.0
 SECONDS_PER_BEAT = 60.0 / REFERENCE_BPM
-
-MidiScore = Any  # a symusic Score (its type stubs are incomplete)
+TRACK_NAME = "Piano"  # the one track of a decoded score (program 0)
 
 # token kinds (TokenTable.kind)
 SPECIAL, NOTE_ON, NOTE_OFF, VELOCITY, TIME_SHIFT = 0, 1, 2, 3, 4
-
-
-@dataclass(frozen=True)
-class Notes:
-    """A flat list of notes in seconds, all tracks merged (drums dropped), sorted by onset.
-
-    onset, duration: (N,) float64 seconds; pitch, velocity: (N,) int64 MIDI values.
-    """
-
-    onset: np.ndarray
-    duration: np.ndarray
-    pitch: np.ndarray
-    velocity: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.onset.shape[0])
-
-    @property
-    def end(self) -> float:
-        """Time in seconds at which the last note ends (0 for no notes)."""
-        return float((self.onset + self.duration).max()) if len(self) else 0.0
-
-    @staticmethod
-    def from_arrays(onset: np.ndarray, duration: np.ndarray, pitch: np.ndarray,
-                    velocity: np.ndarray) -> Notes:
-        order = np.lexsort((np.asarray(pitch), np.asarray(onset)))
-        return Notes(np.asarray(onset, np.float64)[order], np.asarray(duration, np.float64)[order],
-                     np.asarray(pitch, np.int64)[order], np.asarray(velocity, np.int64)[order])
-
-
-def notes_from_score(score: MidiScore) -> Notes:
-    """Merge every non-drum track of a symusic score into one `Notes` list in seconds."""
-    seconds = score.to("second")
-    parts: list[dict[str, np.ndarray]] = [t.notes.numpy() for t in seconds.tracks
-                                          if not t.is_drum and len(t.notes)]
-    if not parts:
-        empty = np.zeros(0)
-        return Notes.from_arrays(empty, empty, empty, empty)
-    return Notes.from_arrays(*(np.concatenate([p[key] for p in parts])
-                               for key in ("time", "duration", "pitch", "velocity")))
-
-
-def notes_from_midi(path: str | os.PathLike[str]) -> Notes:
-    """Read a MIDI file (through `gansynth.score`: tempo map and sustain pedal applied) into
-    merged `Notes` in seconds, drums dropped. A missing, unreadable or empty file is a
-    `BadInputError` naming it."""
-    from gansynth.score import score_from_midi
-
-    pitched = score_from_midi(path).pitched_notes()
-    return Notes.from_arrays(np.array([n.start_s for n in pitched]),
-                             np.array([n.end_s - n.start_s for n in pitched]),
-                             np.array([n.pitch for n in pitched]),
-                             np.array([n.velocity for n in pitched]))
-
-
-def score_from_notes(notes: Notes, ticks_per_quarter: int = 480) -> MidiScore:
-    """One piano track at 120 bpm holding `notes` (seconds rounded to the tick grid)."""
-    score: MidiScore = Score(ticks_per_quarter)
-    score.tempos.append(Tempo(0, REFERENCE_BPM))
-    track: Any = Track("Piano", 0, False)
-    ticks_per_second = ticks_per_quarter / SECONDS_PER_BEAT
-    for onset, duration, pitch, velocity in zip(notes.onset, notes.duration, notes.pitch,
-                                                notes.velocity, strict=True):
-        track.notes.append(Note(int(round(onset * ticks_per_second)),
-                                max(1, int(round(duration * ticks_per_second))),
-                                int(pitch), int(np.clip(velocity, 1, 127))))
-    score.tracks.append(track)
-    return score
-
-
-def write_midi(path: str | os.PathLike[str], score: MidiScore) -> None:
-    """Write a symusic score as a standard MIDI file, atomically."""
-    with atomic_path(path) as tmp:
-        score.dump_midi(str(tmp))
 
 
 @dataclass(frozen=True)
@@ -125,7 +51,7 @@ class TokenTable:
 
 
 class EventTokenizer:
-    """Notes <-> token ids, a thin layer over a configured miditok `MIDILike` tokenizer."""
+    """`Score` <-> token ids, a thin layer over a configured miditok `MIDILike` tokenizer."""
 
     def __init__(self, config: SequenceTokenizerConfig) -> None:
         from miditok import MIDILike, TokenizerConfig
@@ -171,24 +97,43 @@ class EventTokenizer:
                 value[i] = int(raw)
         return TokenTable(kind, value)
 
-    def _grid_score(self, notes: Notes) -> MidiScore:
-        """Notes on the tokenizer's tick grid: `steps_per_beat` ticks per 0.5 s beat."""
-        return score_from_notes(notes, ticks_per_quarter=self.steps_per_beat)
+    def _grid_score(self, score: Score) -> Any:
+        """The pitched notes of `score` merged into one track of a symusic score (its stubs are
+        incomplete, hence Any) at 120 bpm with `steps_per_beat` ticks per beat: onsets and
+        durations rounded to the tick grid (durations to at least one tick), velocities clipped
+        to 1..127. Notes are in (onset, pitch) order, ties in score order."""
+        from symusic import Note as SymNote
+        from symusic import Score as SymScore
+        from symusic import Tempo, Track
 
-    def encode(self, notes: Notes) -> list[int]:
-        """Token ids of `notes` (no BOS / EOS). Notes outside the pitch range are dropped; times
-        are quantized to 1 / steps_per_second s; velocities to num_velocities bins."""
-        if len(notes) == 0:
+        grid: Any = SymScore(self.steps_per_beat)
+        grid.tempos.append(Tempo(0, REFERENCE_BPM))
+        track: Any = Track(TRACK_NAME, 0, False)
+        ticks_per_second = self.steps_per_beat / SECONDS_PER_BEAT
+        for n in sorted(score.pitched_notes(), key=lambda n: (n.start_s, n.pitch)):
+            track.notes.append(SymNote(int(round(n.start_s * ticks_per_second)),
+                                       max(1, int(round((n.end_s - n.start_s) * ticks_per_second))),
+                                       n.pitch, max(1, min(127, n.velocity))))
+        grid.tracks.append(track)
+        return grid
+
+    def encode(self, score: Score) -> list[int]:
+        """Token ids of the pitched notes of `score`, all tracks merged (no BOS / EOS). Drum
+        notes and notes outside the pitch range are dropped; times are quantized to
+        1 / steps_per_second s; velocities to num_velocities bins."""
+        if not score.pitched_notes():
             return []
-        tokens = self._miditok.encode(self._grid_score(notes))
+        tokens = self._miditok.encode(self._grid_score(score))
         return list(tokens[0].ids) if tokens else []
 
-    def decode(self, ids: Sequence[int] | np.ndarray) -> MidiScore:
-        """A score (one piano track, 120 bpm, `steps_per_beat` ticks per quarter) from any ids.
+    def decode(self, ids: Sequence[int] | np.ndarray) -> Score:
+        """A `Score` from any ids: one piano track (index 0, program 0, named "Piano"; no track
+        when there are no notes), times in seconds on the tokenizer's grid, velocities in 1..127,
+        path "<tokens>".
 
         Specials, ids outside [0, V), a NoteOn not followed by a Velocity and a Velocity not
-        after a NoteOn are dropped first; the result always writes and parses as a standard MIDI
-        file. Zero-length notes are lengthened to one time step.
+        after a NoteOn are dropped first; zero-length notes are lengthened to one time step, so
+        the result always writes as a standard MIDI file (`gansynth.score.score_to_midi`).
         """
         kind = self.table.kind
         valid = [int(i) for i in np.asarray(ids, dtype=np.int64).reshape(-1)
@@ -200,21 +145,12 @@ class EventTokenizer:
             if kind[token] == VELOCITY and (not clean or kind[clean[-1]] != NOTE_ON):
                 continue
             clean.append(token)
-        decoded: MidiScore = self._miditok.decode([clean])
-        score: MidiScore = Score(self.steps_per_beat)
-        score.tempos.append(Tempo(0, REFERENCE_BPM))
-        track: Any = Track("Piano", 0, False)
-        for source in decoded.tracks:
-            for note in source.notes:
-                track.notes.append(Note(note.time, max(1, note.duration), note.pitch,
-                                        max(1, min(127, note.velocity))))
-        track.notes.sort()
-        score.tracks.append(track)
-        return score
-
-    def decode_notes(self, ids: Sequence[int] | np.ndarray) -> Notes:
-        """`decode` followed by `notes_from_score`."""
-        return notes_from_score(self.decode(ids))
+        decoded: Any = self._miditok.decode([clean])  # a symusic score, `steps_per_beat` tpq
+        seconds_per_tick = SECONDS_PER_BEAT / self.steps_per_beat
+        notes = [Note(int(n.pitch), max(1, min(127, int(n.velocity))), n.time * seconds_per_tick,
+                      (n.time + max(1, n.duration)) * seconds_per_tick)
+                 for track in decoded.tracks for n in track.notes]
+        return score_from_notes(notes, path="<tokens>", track_names={0: TRACK_NAME})
 
     def save_params(self, path: str | os.PathLike[str]) -> None:
         """Write miditok's own JSON description of the tokenizer (for use outside gansynth)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ import torch
 
 from gansynth.config import SequenceExperimentConfig, save_config
 from gansynth.errors import BadInputError
+from gansynth.model_file import load_plain
 from gansynth.sequence.corpus import TokenCorpus, build_token_corpus
 from gansynth.sequence.evaluation import bigram_perplexity, model_perplexity, unigram_perplexity
 from gansynth.sequence.export import export_sequence_model
@@ -39,19 +41,25 @@ class TrainResult:
 
 
 def _best_state(checkpoint: Path) -> dict[str, torch.Tensor]:
-    """The `LstmLanguageModel` weights of a Lightning checkpoint (read with weights_only=True)."""
-    payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    """The `LstmLanguageModel` weights of a Lightning checkpoint (read by `load_plain`)."""
+    payload = load_plain(checkpoint, "Lightning checkpoint")
+    if not isinstance(payload, dict) or not isinstance(payload.get("state_dict"), dict):
+        raise BadInputError(f"{checkpoint}: not a Lightning checkpoint (no state_dict)")
     prefix = "model."
     return {k[len(prefix):]: v for k, v in payload["state_dict"].items() if k.startswith(prefix)}
 
 
 def train_sequence(config: SequenceExperimentConfig, out_dir: str | os.PathLike[str],
                    resume: str | os.PathLike[str] | None = None, progress: bool = True,
-                   corpus: TokenCorpus | None = None) -> TrainResult:
+                   corpus: TokenCorpus | None = None,
+                   on_corpus: Callable[[TokenCorpus], None] | None = None) -> TrainResult:
     """Train the LSTM on `config.data.midi_dir` into `out_dir`, then export the best weights.
 
     resume: a Lightning checkpoint (e.g. ``out_dir/checkpoints/last.ckpt``) to continue from.
+    progress: show Lightning's progress bar.
     corpus: prepared token streams (skips reading the folder; tests use this).
+    on_corpus: called with the corpus once it is ready, before training (the CLI prints its
+    `describe()` there).
     """
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
@@ -68,7 +76,8 @@ def train_sequence(config: SequenceExperimentConfig, out_dir: str | os.PathLike[
     tokenizer = EventTokenizer(config.tokenizer)
     if corpus is None:
         corpus = build_token_corpus(tokenizer, config.data)
-    print(f"corpus: {corpus.describe()}")
+    if on_corpus is not None:
+        on_corpus(corpus)
     save_config(config, out / "config.yaml")
     tokenizer.save_params(out / "tokenizer.json")
 

@@ -35,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _train(args: argparse.Namespace) -> int:
     from gansynth.config import ExperimentConfig, load_config
-    from gansynth.training.run import train
+    from gansynth.errors import ConfigError
+    from gansynth.training.run import RunExistsError, train
 
     overrides = list(args.overrides)
     for name in TRAINER_OPTIONS:
@@ -43,7 +44,10 @@ def _train(args: argparse.Namespace) -> int:
         if value is not None:
             overrides.append(f"trainer.{name}={value}")
     config = load_config(ExperimentConfig, args.config, overrides)
-    module = train(config, resume=args.resume, progress_bar=not args.no_progress_bar)
+    try:
+        module = train(config, resume=args.resume, progress_bar=not args.no_progress_bar)
+    except RunExistsError as err:
+        raise ConfigError(f"{err} (--resume continues it)") from err
     if module.global_rank == 0:
         print(f"trained to {module.images_seen} images; checkpoints in {config.output}/checkpoints")
     return 0

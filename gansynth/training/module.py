@@ -34,9 +34,9 @@ from gansynth.losses import (
     gradient_penalty,
     pitch_accuracy,
 )
-from gansynth.models import Discriminator
-from gansynth.models.conditioning import build_generator
+from gansynth.models import build_discriminator, build_generator
 from gansynth.spectral import Normalizer
+from gansynth.training.checkpoint_file import STATE_KEY, training_state
 from gansynth.training.schedule import Progress, progress
 
 # odd multipliers that spread (seed, rank, images seen) over the 64-bit seed space
@@ -92,10 +92,8 @@ class GANSynthModule(L.LightningModule):
         self.config = config
         self.save_hyperparameters({"config": config_to_dict(config)})
         self.automatic_optimization = False
-        m = config.model
         self.generator = build_generator(config)
-        self.discriminator = Discriminator(config.num_pitches, m.channels, config.start_shape,
-                                           mbstd_group=m.mbstd_group)
+        self.discriminator = build_discriminator(config)
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.normalizer = normalizer if normalizer is not None else Normalizer.prespecified()
         # probabilities of the fake pitch classes; replaced by the datamodule's in `setup`
@@ -277,11 +275,13 @@ class GANSynthModule(L.LightningModule):
         self._last_step_time = None
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Store the image count and the global RNG states (plain tensors and ints only)."""
+        """Store the image count, the schedule stage and the global RNG states (plain tensors and
+        ints only; the layout is documented in `gansynth.training.checkpoint_file`)."""
         np_state: tuple[Any, ...] = tuple(np.random.get_state())
         _, world = self._world()
-        checkpoint["gansynth"] = {
+        checkpoint[STATE_KEY] = {
             "images_seen": self.images_seen,
+            "stage": self.progress().stage,
             "world_size": world,
             "torch_rng": torch.get_rng_state(),
             "numpy_rng": {"keys": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
@@ -292,9 +292,7 @@ class GANSynthModule(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Restore the image count; restore the RNG states when the world size is unchanged."""
-        state = checkpoint.get("gansynth")
-        if not isinstance(state, dict):
-            raise ValueError("checkpoint has no 'gansynth' training state (not written by gansynth train)")
+        state = training_state(checkpoint, "the checkpoint")
         self.images_seen = int(state["images_seen"])
         rank, world = self._world()
         if int(state.get("world_size", 1)) == world == 1:

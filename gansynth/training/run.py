@@ -18,13 +18,18 @@ from typing import Any
 import lightning as L
 import torch
 
-from gansynth.config import DataConfig, ExperimentConfig, save_config
+from gansynth.config import DataConfig, ExperimentConfig, config_to_dict, save_config
 from gansynth.errors import BadInputError, ConfigError
 from gansynth.training.callbacks import LAST_NAME, AtomicCheckpoint, SampleLogger
+from gansynth.training.checkpoint_file import read_training_checkpoint
 from gansynth.training.module import GANSynthModule, fit_normalizer
 from gansynth.training.sampling import ResumableDataModule
 
 MULTI_DEVICE_STRATEGY = "ddp_find_unused_parameters_true"
+
+
+class RunExistsError(ConfigError):
+    """A new run was asked for in an output folder that already holds one."""
 
 
 def run_paths(config: ExperimentConfig) -> dict[str, Path]:
@@ -93,24 +98,17 @@ def check_resume_checkpoint(path: Path, config: ExperimentConfig) -> int:
     Raises BadInputError for a file that is not a gansynth training checkpoint (or would run code
     when loaded) and ConfigError when its networks or spectral settings differ from `config`'s.
     """
-    from gansynth.checkpoint import load_plain
-    from gansynth.config import config_to_dict
-
-    ckpt = load_plain(path, "gansynth training checkpoint")
-    state = ckpt.get("gansynth") if isinstance(ckpt, dict) else None
-    hparams = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict) or not isinstance(hparams, dict) or not isinstance(hparams.get("config"), dict):
-        raise BadInputError(f"{path}: not a gansynth training checkpoint (written by `gansynth train`)")
-    saved, current = hparams["config"], config_to_dict(config)
+    ckpt = read_training_checkpoint(path)
+    saved, current = config_to_dict(ckpt.config), config_to_dict(config)
     for section in ("spectral", "model"):
-        if saved.get(section) != current[section]:
-            raise ConfigError(f"{path} was trained with {section} = {saved.get(section)}, but the config "
+        if saved[section] != current[section]:
+            raise ConfigError(f"{path} was trained with {section} = {saved[section]}, but the config "
                               f"has {current[section]}; resume with the same {section} settings")
     for key in ("pitch_min", "pitch_max"):
-        if saved.get("data", {}).get(key) != current["data"][key]:
-            raise ConfigError(f"{path} was trained with data.{key} = {saved.get('data', {}).get(key)}, "
+        if saved["data"][key] != current["data"][key]:
+            raise ConfigError(f"{path} was trained with data.{key} = {saved['data'][key]}, "
                               f"the config has {current['data'][key]}")
-    return int(state.get("images_seen", 0))
+    return ckpt.images_seen
 
 
 def make_datamodule(config: ExperimentConfig) -> L.LightningDataModule:
@@ -134,11 +132,11 @@ def train(config: ExperimentConfig, resume: bool | str | os.PathLike[str] = Fals
     if resume:
         ckpt_path = paths["last"] if resume is True else Path(resume)
         if not ckpt_path.is_file():
-            raise BadInputError(f"{ckpt_path}: no checkpoint to resume from; start the run without --resume")
+            raise BadInputError(f"{ckpt_path}: no checkpoint to resume from; start a new run instead")
         check_resume_checkpoint(ckpt_path, config)
     elif paths["last"].exists():
-        raise ConfigError(f"{paths['root']} already holds a training run ({paths['last']}); pass --resume "
-                          "to continue it or set output=<new folder>")
+        raise RunExistsError(f"{paths['root']} already holds a training run ({paths['last']}); resume "
+                             "it or set output=<new folder>")
     L.seed_everything(config.train.seed, workers=True, verbose=False)
     paths["root"].mkdir(parents=True, exist_ok=True)
     if int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0:

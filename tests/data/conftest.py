@@ -8,13 +8,20 @@ from pathlib import Path
 import pytest
 
 from gansynth.data.gm import GMBuildSettings, build_gm
+from tests.conftest import require_system
 
 TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 SMALL_PROGRAMS = (0, 40, 73)  # piano, violin, flute
 SMALL_PITCHES = (36, 48, 60, 72, 84, 127)  # 127: above 8 kHz, silent after the 16 kHz resampling
 SMALL_VELOCITIES = (60, 127)
 
-needs_soundfont = pytest.mark.skipif(not TIMGM.is_file(), reason="TimGM6mb SoundFont not installed")
+
+
+@pytest.fixture
+def timgm() -> Path:
+    """The TimGM6mb SoundFont (see `require_system`)."""
+    require_system(TIMGM.is_file(), f"the TimGM6mb SoundFont ({TIMGM})")
+    return TIMGM
 
 
 def small_settings(**changes: object) -> GMBuildSettings:
@@ -27,8 +34,7 @@ def small_settings(**changes: object) -> GMBuildSettings:
 @pytest.fixture(scope="session")
 def gm_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A dataset built by the GM builder in this test run (read-only: copy it to modify it)."""
-    if not TIMGM.is_file():
-        pytest.skip("TimGM6mb SoundFont not installed")
+    require_system(TIMGM.is_file(), f"the TimGM6mb SoundFont ({TIMGM})")
     out = tmp_path_factory.mktemp("gm") / "small"
     build_gm(small_settings(), out, workers=1, progress=False)
     return out

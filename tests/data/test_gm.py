@@ -15,7 +15,8 @@ import soundfile as sf
 from gansynth.cli import main
 from gansynth.config import NSYNTH_FAMILIES, NSYNTH_SOURCES
 from gansynth.data import FIXTURE_DIR
-from gansynth.data.gm import build_gm, parse_int_list, split_of
+from gansynth.data.commands import parse_int_list
+from gansynth.data.gm import SAMPLE_RATE, build_gm, split_of
 from gansynth.data.gm_programs import GM_PROGRAMS
 from gansynth.data.nsynth import read_wav
 from gansynth.errors import BadInputError
@@ -24,8 +25,6 @@ from tests.data.conftest import (
     SMALL_PITCHES,
     SMALL_PROGRAMS,
     SMALL_VELOCITIES,
-    TIMGM,
-    needs_soundfont,
     small_settings,
 )
 
@@ -87,7 +86,7 @@ def test_pyin_pitch_matches_label_for_pitched_notes(gm_small: Path) -> None:
     assert len(pitched) >= 24
     hits = 0
     for entry in pitched:
-        measured = measured_pitch(read_wav(gm_small / "audio" / f"{entry['note_str']}.wav"))
+        measured = measured_pitch(read_wav(gm_small / "audio" / f"{entry['note_str']}.wav"), SAMPLE_RATE)
         if measured is not None:  # median pyin f0 over 0.1-1.1 s
             hits += abs(measured - entry["pitch"]) < 0.5
     assert hits / len(pitched) >= 0.95, f"{hits} of {len(pitched)} notes at their labelled pitch"
@@ -161,10 +160,9 @@ def test_fixture_was_made_by_the_builder() -> None:
     assert all(24 <= e["pitch"] <= 84 for e in examples.values())
 
 
-@needs_soundfont
-def test_cli_build_gm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_build_gm(timgm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli"
-    code = main(["data", "build-gm", "--soundfont", str(TIMGM), "--out", str(out), "--programs", "11",
+    code = main(["data", "build-gm", "--soundfont", str(timgm), "--out", str(out), "--programs", "11",
                  "--pitches", "60,61", "--velocities", "100", "--workers", "1"])
     assert code == 0
     assert "2 notes" in capsys.readouterr().out

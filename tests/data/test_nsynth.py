@@ -14,7 +14,8 @@ import soundfile as sf
 from gansynth.cli import main
 from gansynth.config import DataConfig
 from gansynth.data import FIXTURE_DIR
-from gansynth.data.nsynth import NSynthFolder, read_split_csv, read_wav, select_notes
+from gansynth.data.notes import read_split_csv, select_notes
+from gansynth.data.nsynth import NSynthFolder, read_wav
 from gansynth.errors import BadInputError
 
 

@@ -16,7 +16,8 @@ from tensorboard.summary.writer.record_writer import RecordWriter
 
 from gansynth.config import DataConfig
 from gansynth.data import FIXTURE_DIR
-from gansynth.data.nsynth import NSynthFolder, select_notes
+from gansynth.data.notes import select_notes
+from gansynth.data.nsynth import NSynthFolder
 from gansynth.data.tfrecord import NSynthTFRecord, masked_crc32c, parse_example
 from gansynth.errors import BadInputError
 

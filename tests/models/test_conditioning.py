@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from gansynth.checkpoint import export_model, load_model
 from gansynth.config import ExperimentConfig, SpectralConfig, config_from_dict
 from gansynth.errors import ConfigError
-from gansynth.models import Generator
-from gansynth.models.conditioning import build_generator, pitch_templates, reference_tones
+from gansynth.models import Generator, build_generator
+from gansynth.models.conditioning import pitch_templates, reference_tones
 from gansynth.training.run import train
 from tests.training.tones import ToneDataModule
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gansynth.models import PAPER_CHANNELS, Discriminator
+from gansynth.config import PAPER_GAN_CHANNELS as PAPER_CHANNELS
+from gansynth.models import Discriminator
 from gansynth.models.layers import MinibatchStd, PixelNorm
 from tests.models.test_generator import _check_gradients
 

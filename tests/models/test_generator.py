@@ -11,8 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gansynth.config import PAPER_GAN_CHANNELS as PAPER_CHANNELS
 from gansynth.errors import ConfigError
-from gansynth.models import PAPER_CHANNELS, Generator
+from gansynth.models import Generator
 
 TINY = (8, 8, 4, 4)
 

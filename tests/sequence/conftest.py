@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from gansynth.config import LstmConfig, SequenceExperimentConfig, SequenceTokenizerConfig
+from gansynth.score import score_from_midi
 from gansynth.sequence.export import export_sequence_model
 from gansynth.sequence.model import LstmLanguageModel
-from gansynth.sequence.tokenizer import EventTokenizer, notes_from_midi
+from gansynth.sequence.tokenizer import EventTokenizer
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_MIDI = sorted((REPO / "data" / "midi").glob("chorale_*.mid")) + sorted(
@@ -48,7 +49,7 @@ def tiny_model(tokenizer: EventTokenizer, example_midi: list[Path]) -> LstmLangu
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model = LstmLanguageModel.from_config(len(tokenizer), TINY.model)
-    streams = [np.array([tokenizer.bos_id, *tokenizer.encode(notes_from_midi(p)), tokenizer.eos_id])
+    streams = [np.array([tokenizer.bos_id, *tokenizer.encode(score_from_midi(p)), tokenizer.eos_id])
                for p in example_midi]
     tokens = torch.as_tensor(np.concatenate(streams))
     windows = tokens[: (len(tokens) - 1) // 64 * 64 + 1]

@@ -10,9 +10,9 @@ import torch
 from symusic import Score
 
 from gansynth.cli import main
+from gansynth.score import score_from_midi
 from gansynth.sequence import DEFAULT_MODEL
 from gansynth.sequence.export import load_sequence_model
-from gansynth.sequence.tokenizer import notes_from_midi
 
 from .test_corpus import make_corpus
 
@@ -29,15 +29,16 @@ def test_compose_writes_midi_that_parses_back(tiny_model_file: Path, tmp_path: P
     out = tmp_path / "new.mid"
     assert main(["compose", "--model", str(tiny_model_file), "--seconds", "5", "--seed", "1",
                  "-o", str(out)]) == 0
-    assert _notes(out) > 0 and notes_from_midi(out).end <= 5.0 + 1.0
-    assert "seed 1" in capsys.readouterr().out
+    written = score_from_midi(out)
+    assert _notes(out) > 0 and written.end_s <= 5.0 + 1.0
+    assert f"wrote {out}: {len(written.notes)} notes" in capsys.readouterr().out
 
     cont = tmp_path / "cont.mid"
     assert main(["compose", "--model", str(tiny_model_file), "--primer", str(example_midi[0]),
                  "--seconds", "4", "--seed", "1", "--top-p", "0.9", "-o", str(cont)]) == 0
-    primer = notes_from_midi(example_midi[0])
-    continued = notes_from_midi(cont)
-    assert len(continued) > len(primer) and continued.end > primer.end
+    primer = score_from_midi(example_midi[0])
+    continued = score_from_midi(cont)
+    assert len(continued.notes) > len(primer.notes) and continued.end_s > primer.end_s
 
     blend = tmp_path / "blend.mid"
     assert main(["compose", "--model", str(tiny_model_file), "--blend", str(example_midi[0]),
@@ -56,8 +57,8 @@ def test_compose_with_the_shipped_default_model(tmp_path: Path) -> None:
     out = tmp_path / "default.mid"
     assert main(["compose", "--seconds", "10", "--seed", "0", "--num", "3", "-o", str(out)]) == 0
     for i in range(3):
-        notes = notes_from_midi(tmp_path / f"default_{i}.mid")
-        assert len(notes) > 0 and notes.onset.max() < 10.0 and notes.end <= 11.0
+        score = score_from_midi(tmp_path / f"default_{i}.mid")
+        assert score.notes and score.notes[-1].start_s < 10.0 and score.end_s <= 11.0
 
 
 def _assert_one_line_error(capsys: pytest.CaptureFixture[str], text: str) -> None:
@@ -82,7 +83,8 @@ def test_bad_input_is_one_error_exit_2_and_no_output(tiny_model_file: Path, tmp_
         (["--model", str(not_a_model)], "not a gansynth sequence model file"),
         (["--model", str(example_midi[0])], "not a gansynth sequence model file"),
         (["--model", str(tmp_path / "nope.pt")], "sequence model file not found"),
-        (["--temperature", "0", *model], "--temperature must be positive"),
+        (["--temperature", "0", *model], "temperature must be positive, got 0.0"),
+        (["--top-p", "2", *model], "top_p must be in (0, 1] (1: off), got 2.0"),
     ]
     for args, message in cases:
         assert main(["compose", "--seconds", "2", "-o", str(out), *args]) == 2, args
@@ -105,6 +107,7 @@ def test_train_resume_and_evaluate(tmp_path: Path, example_midi: list[Path],
     assert main([*args, f"data.midi_dir={corpus}"]) == 0
     printed = capsys.readouterr().out
     assert "validation perplexity: model" in printed and "unigram" in printed
+    assert "corpus: " in printed and "skipped: 2 corrupt or without notes, 1 drums only" in printed
     first = load_sequence_model(run / "model.pt")
     assert first.metrics["steps"] == 2  # 16 windows / batch 8, one epoch
     assert first.metrics["val_perplexity"] < first.metrics["unigram_perplexity"] * 10
@@ -135,21 +138,44 @@ def test_corpus_build_music21(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "2 already present" in capsys.readouterr().out
 
 
-def test_render_midi_through_the_renderer(tmp_path: Path, example_midi: list[Path]) -> None:
-    """The composed score goes through `render_score`; here with the analytic stand-in model."""
+def test_composed_score_renders_without_a_file(tiny_model_file: Path, tmp_path: Path,
+                                              example_midi: list[Path]) -> None:
+    """A composed `Score` goes through `render_score` in memory; here with the analytic stand-in
+    model. The only file written is the audio."""
     import soundfile as sf
 
-    from gansynth.sequence.compose import render_midi
+    from gansynth.sequence.compose import compose, render_to_audio
+    from gansynth.sequence.sampling import SamplingOptions
     from gansynth.synth import Synthesizer
     from gansynth.testing import ToneModel
 
+    loaded = load_sequence_model(tiny_model_file)
+    primer = score_from_midi(example_midi[-1])
+    score = compose(loaded, SamplingOptions(seconds=2.0), primer=primer, seed=0)[0]
+    assert score.path == "<tokens>" and score.end_s > primer.end_s - 0.1
     synth = Synthesizer(ToneModel())
-    midi = example_midi[-1]
-    seconds = render_midi(synth, midi, tmp_path / "x.wav", timbre=3)
+    seconds = render_to_audio(synth, score, tmp_path / "x.wav", timbre=3)
+    assert [p.name for p in tmp_path.iterdir()] == ["x.wav"]
     audio, rate = sf.read(tmp_path / "x.wav")
     assert rate == synth.sample_rate and abs(len(audio) / rate - seconds) < 1e-6
-    assert seconds >= notes_from_midi(midi).end
+    assert score.end_s <= seconds < score.end_s + 1.0
     assert float(abs(audio).max()) > 0.1
+
+
+def test_compose_rejects_bad_sources(tiny_model_file: Path, example_midi: list[Path]) -> None:
+    from gansynth.errors import BadInputError
+    from gansynth.score import Note, score_from_notes
+    from gansynth.sequence.compose import compose
+    from gansynth.sequence.sampling import SamplingOptions
+
+    loaded = load_sequence_model(tiny_model_file)
+    options = SamplingOptions(seconds=1.0)
+    drums = score_from_notes([Note(36, 100, 0.0, 0.1, is_drum=True)], path="<drums>")
+    with pytest.raises(BadInputError, match="^<drums>: a primer or blend piece needs pitched notes"):
+        compose(loaded, options, primer=drums)
+    piece = score_from_midi(example_midi[0])
+    with pytest.raises(BadInputError, match="not both"):
+        compose(loaded, options, primer=piece, blend=(piece, piece))
 
 
 def _default_gan_model() -> Path | None:

@@ -10,25 +10,27 @@ import pytest
 
 from gansynth.config import SequenceDataConfig
 from gansynth.errors import BadInputError
+from gansynth.score import Note, score_from_midi, score_from_notes, score_to_midi
 from gansynth.sequence.corpus import (
-    augment_notes,
+    augment_score,
     build_token_corpus,
     read_midi_folder,
     split_files,
 )
-from gansynth.sequence.tokenizer import EventTokenizer, Notes, notes_from_midi, score_from_notes
+from gansynth.sequence.tokenizer import EventTokenizer
 
 
 def make_corpus(folder: Path, example_midi: list[Path], copies: int = 2) -> Path:
-    """`copies` copies of each example in nested folders, plus one corrupt, one empty and one
-    non-MIDI file."""
+    """`copies` copies of each example in nested folders, plus one corrupt, one empty, one
+    drums-only and one non-MIDI file."""
     for c in range(copies):
         sub = folder / f"part{c}" / "nested"
         sub.mkdir(parents=True)
         for path in example_midi:
             shutil.copy(path, sub / path.name.replace(".mid", ".MID" if c else ".mid"))
     (folder / "corrupt.mid").write_bytes(b"MThd\x00\x00\x00\x06 broken")
-    score_from_notes(Notes.from_arrays(*(np.zeros(0),) * 4)).dump_midi(str(folder / "empty.midi"))
+    score_to_midi(score_from_notes([]), folder / "empty.midi")
+    score_to_midi(score_from_notes([Note(36, 100, 0.0, 0.1, is_drum=True)]), folder / "drums.mid")
     (folder / "notes.txt").write_text("not MIDI")
     return folder
 
@@ -36,7 +38,7 @@ def make_corpus(folder: Path, example_midi: list[Path], copies: int = 2) -> Path
 def test_read_folder_skips_and_counts_bad_files(tmp_path: Path, example_midi: list[Path]) -> None:
     folder = read_midi_folder(make_corpus(tmp_path, example_midi))
     assert len(folder.pieces) == 2 * len(example_midi)
-    assert folder.skipped == {"corrupt or without notes": 2}
+    assert folder.skipped == {"corrupt or without notes": 2, "drums only": 1}
     assert all(name.startswith("part") for name in folder.names)
     with pytest.raises(BadInputError, match="MIDI folder not found"):
         read_midi_folder(tmp_path / "missing")
@@ -55,22 +57,29 @@ def test_split_is_by_file_seeded_and_disjoint() -> None:
 
 
 def test_augmentation_transposes_and_stretches(example_midi: list[Path]) -> None:
-    notes = notes_from_midi(example_midi[0])
+    score = score_from_midi(example_midi[0])
+    notes = score.notes
     rng = np.random.default_rng(0)
     shifts, stretches = set(), set()
     for _ in range(30):
-        aug = augment_notes(notes, rng, (-3, 3), (0.8, 1.25), (21, 108))
-        shift = int(aug.pitch[0] - notes.pitch[0])
-        stretch = aug.end / notes.end
-        assert np.array_equal(aug.pitch - notes.pitch, np.full(len(notes), shift))
-        np.testing.assert_allclose(aug.onset, notes.onset * stretch)
+        aug = augment_score(score, rng, (-3, 3), (0.8, 1.25), (21, 108))
+        assert [a.track for a in aug.notes] == [n.track for n in notes]
+        shift = aug.notes[0].pitch - notes[0].pitch
+        stretch = aug.end_s / score.end_s
+        # one shift and one stretch for every note (the order of the notes is kept)
+        assert [a.pitch - n.pitch for a, n in zip(aug.notes, notes, strict=True)] == [shift] * len(notes)
+        np.testing.assert_allclose([a.start_s for a in aug.notes], [n.start_s * stretch for n in notes])
+        np.testing.assert_allclose([a.end_s for a in aug.notes], [n.end_s * stretch for n in notes])
         assert -3 <= shift <= 3 and 0.8 <= stretch <= 1.25
         shifts.add(shift)
         stretches.add(round(stretch, 3))
     assert len(shifts) > 3 and len(stretches) > 10
     # never pushed outside the pitch range
-    high = augment_notes(notes, rng, (50, 60), (1.0, 1.0), (21, 108))
-    assert high.pitch.max() <= 108
+    high = augment_score(score, rng, (50, 60), (1.0, 1.0), (21, 108))
+    assert max(n.pitch for n in high.notes) <= 108
+    # drums are dropped, not transposed
+    drums = score_from_notes([Note(60, 90, 0.0, 1.0), Note(36, 90, 0.0, 0.1, track=1, is_drum=True)])
+    assert [n.is_drum for n in augment_score(drums, rng, (1, 1), (1.0, 1.0), (21, 108)).notes] == [False]
 
 
 def test_token_corpus(tmp_path: Path, example_midi: list[Path], tokenizer: EventTokenizer) -> None:
@@ -83,7 +92,9 @@ def test_token_corpus(tmp_path: Path, example_midi: list[Path], tokenizer: Event
     assert len(corpus.train) == 3 * len(corpus.train_names)  # original + 2 augmented copies
     for s in corpus.train + corpus.valid:
         assert s[0] == tokenizer.bos_id and s[-1] == tokenizer.eos_id and len(s) > 50
-    assert corpus.skipped == {"corrupt or without notes": 2}
+    assert corpus.skipped == {"corrupt or without notes": 2, "drums only": 1}
+    assert [len(s.notes) for s in corpus.valid_scores] == [
+        len(score_from_midi(next(folder.rglob(name))).notes) for name in corpus.valid_names]
     again = build_token_corpus(tokenizer, data)
     assert all(np.array_equal(a, b) for a, b in zip(corpus.train, again.train, strict=True))
     plain = build_token_corpus(tokenizer, data, augment=False)

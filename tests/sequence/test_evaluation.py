@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from gansynth.score import Note, score_from_notes
 from gansynth.sequence.evaluation import (
     bigram_perplexity,
     model_perplexity,
@@ -16,7 +17,6 @@ from gansynth.sequence.evaluation import (
     unigram_perplexity,
 )
 from gansynth.sequence.model import LstmLanguageModel
-from gansynth.sequence.tokenizer import Notes
 
 
 def test_baseline_perplexities() -> None:
@@ -45,14 +45,16 @@ def test_model_perplexity_is_exp_mean_nll() -> None:
 
 
 def test_score_stats() -> None:
-    # C4 from 0 to 2 s, E4 from 1 to 3 s, C5 from 5 to 6 s (a 2 s rest before it)
-    piece = Notes.from_arrays(np.array([0.0, 1.0, 5.0]), np.array([2.0, 2.0, 1.0]),
-                              np.array([60, 64, 72]), np.array([90, 90, 90]))
+    # C4 from 0 to 2 s, E4 from 1 to 3 s, C5 from 5 to 6 s (a 2 s rest before it); the drum
+    # notes of another track are left out
+    piece = score_from_notes([Note(60, 90, 0.0, 2.0), Note(64, 90, 1.0, 3.0), Note(72, 90, 5.0, 6.0),
+                              Note(36, 90, 0.0, 9.0, track=1, is_drum=True)])
     stats = score_stats([piece])
+    assert stats.notes == 3 and stats.seconds == 6.0
     np.testing.assert_allclose(stats.pitch_classes[[0, 4]], [2 / 3, 1 / 3])
     assert math.isclose(stats.density, 3 / 6.0)
     assert math.isclose(stats.polyphony, (2 + 2 * 1 + 1) / 4.0)  # 5 note-seconds over 4 s sounding
-    other = score_stats([Notes.from_arrays(np.array([0.0]), np.array([1.0]), np.array([67]),
-                                           np.array([90]))])
+    other = score_stats([score_from_notes([Note(67, 90, 0.0, 1.0)]), score_from_notes([])])
+    assert other.notes == 1 and other.density == 1.0
     assert pitch_class_distance(stats, other) == 1.0
     assert pitch_class_distance(stats, stats) == 0.0

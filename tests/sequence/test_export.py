@@ -28,7 +28,8 @@ def test_export_load_gives_same_logits(tiny_model: LstmLanguageModel, tiny_model
 
 def test_file_holds_only_plain_data(tiny_model_file: Path) -> None:
     payload = torch.load(tiny_model_file, weights_only=True)
-    assert set(payload) == {"format", "version", "config", "vocab", "state_dict", "metrics"}
+    assert set(payload) == {"format", "format_version", "config", "vocab", "state_dict", "metrics"}
+    assert payload["format"] == "gansynth-lstm" and payload["format_version"] == 2
     assert all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values())
 
 
@@ -58,18 +59,32 @@ def test_bad_model_files_are_rejected(tiny_model_file: Path, tmp_path: Path,
     payload = torch.load(tiny_model_file, weights_only=True)
     state = dict(payload["state_dict"])
     state.pop("head.bias")
-    with pytest.raises(BadInputError, match="weights do not match.*head.bias"):
+    with pytest.raises(BadInputError, match="weights do not match.*missing: head.bias"):
         load_sequence_model(_rewrite(tiny_model_file, tmp_path / "a.pt", state_dict=state))
-    with pytest.raises(BadInputError, match="unexpected keys"):
+    with pytest.raises(BadInputError, match="unexpected keys extra"):
         load_sequence_model(_rewrite(tiny_model_file, tmp_path / "b.pt", extra=1))
-    with pytest.raises(BadInputError, match="version"):
-        load_sequence_model(_rewrite(tiny_model_file, tmp_path / "c.pt", version=99))
+    with pytest.raises(BadInputError, match="lacks metrics"):
+        load_sequence_model(_rewrite(tiny_model_file, tmp_path / "b2.pt", metrics=None))
+    with pytest.raises(BadInputError, match="format version 99 is not supported"):
+        load_sequence_model(_rewrite(tiny_model_file, tmp_path / "c.pt", format_version=99))
+    with pytest.raises(BadInputError, match="metrics .* not a mapping of numbers"):
+        load_sequence_model(_rewrite(tiny_model_file, tmp_path / "f.pt", metrics={"x": "high"}))
     config = dict(payload["config"])
     config["model"] = {**config["model"], "hidden_size": 48}
     with pytest.raises(BadInputError, match="weights do not match"):
         load_sequence_model(_rewrite(tiny_model_file, tmp_path / "d.pt", config=config))
     with pytest.raises(BadInputError, match="vocabulary differs"):
         load_sequence_model(_rewrite(tiny_model_file, tmp_path / "e.pt", vocab=payload["vocab"][::-1]))
+
+
+def test_version_1_file_is_one_clear_error(tiny_model_file: Path, tmp_path: Path) -> None:
+    """Version 1 stored its version under "version"; it is refused with one line naming the file."""
+    old = _rewrite(tiny_model_file, tmp_path / "v1.pt", format_version=None, version=1)
+    with pytest.raises(BadInputError) as info:
+        load_sequence_model(old)
+    message = str(info.value)
+    assert message.startswith(f"{old}: ") and "\n" not in message
+    assert "format version 1 is not supported (this gansynth reads version 2)" in message
 
 
 def test_export_is_atomic(tmp_path: Path, tiny_model: LstmLanguageModel,

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from gansynth.errors import BadInputError
+from gansynth.score import score_from_midi
 from gansynth.sequence.model import LstmLanguageModel
 from gansynth.sequence.sampling import (
     EventGrammar,
@@ -25,7 +26,6 @@ from gansynth.sequence.tokenizer import (
     TIME_SHIFT,
     VELOCITY,
     EventTokenizer,
-    notes_from_midi,
 )
 
 OPTIONS = SamplingOptions(seconds=6.0, polyphony=4)
@@ -71,26 +71,26 @@ def test_samples_follow_grammar_polyphony_and_length(tiny_model: LstmLanguageMod
             steps = _well_formed(tokenizer, ids, polyphony)
             target = 5.0 * tokenizer.config.steps_per_second
             assert target <= steps < target + tokenizer.config.max_shift_seconds * tokenizer.config.steps_per_second
-            notes = tokenizer.decode_notes(ids)
-            assert len(notes) > 0 and notes.end <= 5.0 + tokenizer.config.max_shift_seconds + 1e-6
+            score = tokenizer.decode(ids)
+            assert score.notes and score.end_s <= 5.0 + tokenizer.config.max_shift_seconds + 1e-6
 
 
 def test_continuation_of_a_primer(tiny_model: LstmLanguageModel, tokenizer: EventTokenizer,
                                   example_midi: list[Path]) -> None:
-    primer = tokenizer.encode(notes_from_midi(example_midi[0]))
+    primer = tokenizer.encode(score_from_midi(example_midi[0]))
     continuation = continue_tokens(tiny_model, tokenizer, primer, OPTIONS, num=1, seed=3)[0]
     unprimed = continue_tokens(tiny_model, tokenizer, [], OPTIONS, num=1, seed=3)[0]
     assert continuation != unprimed
-    whole = tokenizer.decode_notes(primer + continuation)
-    primer_end = tokenizer.decode_notes(primer).end
-    assert whole.onset.max() > primer_end - 1e-6  # new notes after the primer
-    assert whole.end <= primer_end + OPTIONS.seconds + tokenizer.config.max_shift_seconds + 1e-6
+    whole = tokenizer.decode(primer + continuation)
+    primer_end = tokenizer.decode(primer).end_s
+    assert whole.notes[-1].start_s > primer_end - 1e-6  # new notes after the primer
+    assert whole.end_s <= primer_end + OPTIONS.seconds + tokenizer.config.max_shift_seconds + 1e-6
 
 
 def test_blend_is_deterministic_and_differs_from_each_source(
         tiny_model: LstmLanguageModel, tokenizer: EventTokenizer, example_midi: list[Path]) -> None:
     # a chorale and a folk song: pieces of different character
-    a, b = (tokenizer.encode(notes_from_midi(p)) for p in (example_midi[0], example_midi[-1]))
+    a, b = (tokenizer.encode(score_from_midi(p)) for p in (example_midi[0], example_midi[-1]))
     state_a, state_b = prime_state(tiny_model, tokenizer, a), prime_state(tiny_model, tokenizer, b)
     mean = blend_state(tiny_model, tokenizer, a, b)
     torch.testing.assert_close(mean[0], (state_a[0] + state_b[0]) / 2)
@@ -140,7 +140,19 @@ def test_grammar_masks(tokenizer: EventTokenizer) -> None:
     assert allowed.sum() == (kind == TIME_SHIFT).sum() + 1  # time shifts + this note's NoteOff
 
 
-def test_bad_options_are_user_errors() -> None:
-    for kwargs in ({"seconds": 0.0}, {"temperature": 0.0}, {"top_p": 0.0}, {"top_k": -1}):
-        with pytest.raises(BadInputError):
+def test_bad_options_are_user_errors_naming_the_value() -> None:
+    cases = [({"seconds": 0.0}, "seconds must be positive, got 0.0"),
+             ({"temperature": -1.0}, "temperature must be positive, got -1.0"),
+             ({"top_p": 0.0}, r"top_p must be in \(0, 1\] \(1: off\), got 0.0"),
+             ({"top_p": 1.5}, "top_p must be in .*, got 1.5"),
+             ({"top_k": -1}, "top_k must be >= 0 .*, got -1"),
+             ({"polyphony": -2}, "polyphony must be >= 0 .*, got -2"),
+             ({"max_tokens": -3}, "max_tokens must be >= 0 .*, got -3")]
+    for kwargs, message in cases:
+        with pytest.raises(BadInputError, match=f"^{message}$"):
             SamplingOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_num_must_be_positive(tiny_model: LstmLanguageModel, tokenizer: EventTokenizer) -> None:
+    with pytest.raises(BadInputError, match="^num must be >= 1, got 0$"):
+        continue_tokens(tiny_model, tokenizer, [], OPTIONS, num=0)

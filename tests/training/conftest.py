@@ -28,12 +28,14 @@ def _one_thread() -> Iterator[None]:
 def gm_tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Feature cache of data/fixtures/gm_tiny for the debug recipe's spectral config."""
     from gansynth.data.cache import build_cache
-    from gansynth.data.nsynth import open_source, select_notes
+    from gansynth.data.notes import select_notes
+    from gansynth.data.sources import open_source
 
     config = load_config(ExperimentConfig, DEBUG_RECIPE)
     folder = tmp_path_factory.mktemp("gm_tiny_cache")
     data = config.data
-    source = open_source(str(REPO / data.path), check_audio=False)
+    source = open_source(str(REPO / data.path), check_audio=False,
+                         sample_rate=config.spectral.sample_rate, note_length=config.spectral.audio_length)
     indices, _ = select_notes(source.notes, data, source.path)
     build_cache(source, indices, config.spectral, folder, progress=False)
     return str(folder)
