@@ -1,7 +1,7 @@
 """The `gansynth` command line: a thin layer over the library.
 
-Each subsystem keeps its subcommands in a command module with a `register(subparsers)` function
-(listed in COMMAND_MODULES); library modules define no commands. Each benchmark is a module of
+Each area keeps its subcommands in a module of `gansynth.commands` with a `register(subparsers)`
+function (listed in COMMAND_MODULES); library modules define no commands. Each benchmark is a module of
 `gansynth.bench` with `add_arguments` and `run` (listed in BENCH_MODULES). `run_handler` is the one
 place where errors a user can cause (`GansynthError`) become one line on stderr and exit status 2;
 heavy imports happen inside the handlers.
@@ -29,11 +29,11 @@ if TYPE_CHECKING:
 
 # modules with `register(subparsers: argparse._SubParsersAction) -> None`
 COMMAND_MODULES: tuple[str, ...] = (
-    "gansynth.render_commands",
-    "gansynth.evaluate_commands",
-    "gansynth.sequence.commands",
-    "gansynth.data.commands",
-    "gansynth.training.commands",
+    "gansynth.commands.render",
+    "gansynth.commands.evaluate",
+    "gansynth.commands.sequence",
+    "gansynth.commands.data",
+    "gansynth.commands.train",
 )
 
 # name -> module with `add_arguments(parser)` and `run(args) -> None`

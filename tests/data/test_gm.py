@@ -13,9 +13,9 @@ import pytest
 import soundfile as sf
 
 from gansynth.cli import main
+from gansynth.commands.data import parse_int_list
 from gansynth.config import NSYNTH_FAMILIES, NSYNTH_SOURCES
 from gansynth.data import FIXTURE_DIR
-from gansynth.data.commands import parse_int_list
 from gansynth.data.gm import SAMPLE_RATE, build_gm, split_of
 from gansynth.data.gm_programs import GM_PROGRAMS
 from gansynth.data.nsynth import read_wav
