@@ -22,6 +22,8 @@ import torch
 from gansynth import __version__
 from gansynth.config import ExperimentConfig, SpectralConfig, config_from_dict, config_to_dict
 from gansynth.errors import BadInputError, ConfigError
+from gansynth.io import check_output
+from gansynth.level import measure_output_gain
 from gansynth.model_file import read_model_file, strict_load, write_model_file
 from gansynth.models import Generator, build_generator
 from gansynth.spectral import Normalizer, specgrams_to_waves
@@ -47,12 +49,16 @@ def export_model(ckpt_path: str | os.PathLike[str], out_path: str | os.PathLike[
     """Write the inference file of the training checkpoint `ckpt_path` to `out_path` (atomically).
 
     Keeps the resolved config, the EMA generator weights, the normalizer and the pitch range;
-    drops the discriminator, the raw generator and the optimizer states.
+    drops the discriminator, the raw generator and the optimizer states. `out_path` must end in
+    `.pt` and be writable (checked before the checkpoint is read); a failed write (a full disk)
+    raises BadInputError naming it.
     """
+    out = check_output(out_path, (".pt",), "model file")
     ckpt = read_training_checkpoint(ckpt_path)
     src, config = ckpt.path, ckpt.config
     gen_state = {k: v.detach().cpu().contiguous() for k, v in ckpt.weights("generator_ema.").items()}
-    strict_load(build_generator(config), gen_state, src, "the EMA generator weights")
+    generator = build_generator(config)
+    strict_load(generator, gen_state, src, "the EMA generator weights")
     try:
         normalizer = Normalizer(ckpt.state_dict["normalizer.a"], ckpt.state_dict["normalizer.b"])
     except (KeyError, ValueError) as err:
@@ -66,7 +72,8 @@ def export_model(ckpt_path: str | os.PathLike[str], out_path: str | os.PathLike[
         "gansynth_version": str(__version__),
         "torch_version": str(torch.__version__),
     }
-    return write_model_file(out_path, FORMAT, FORMAT_VERSION, {
+    meta["output_gain"] = measure_output_gain(GeneratorModel(config, generator, normalizer))
+    return write_model_file(out, FORMAT, FORMAT_VERSION, {
         "config": config_to_dict(config),
         "generator": gen_state,
         "normalizer": normalizer.to_plain(),
@@ -99,6 +106,12 @@ class GeneratorModel:
         self.meta = dict(meta or {})
         self.device = torch.device("cpu")
         self._flops: int | None = None
+
+    @property
+    def output_gain(self) -> float | None:
+        """The output calibration stored at export (see `Synthesizer.output_gain`), or None."""
+        gain = self.meta.get("output_gain")
+        return float(gain) if isinstance(gain, (int, float)) else None
 
     def to(self, device: torch.device | str) -> GeneratorModel:
         """Move the weights to `device` (in place); returns self."""
@@ -173,7 +186,7 @@ def load_model(path: str | os.PathLike[str] | None = None, device: torch.device 
                             f"recipes/gm_small.yaml`) and export it (`gansynth export RUN.ckpt -o {p}`), "
                             "or pass the path of an exported model")
     data = read_model_file(p, FORMAT, FORMAT_VERSION, MODEL_KEYS, "gansynth model file",
-                           hint=" (a training checkpoint? run `gansynth export` on it)")
+                           hint="; `gansynth export` makes one from a training checkpoint")
     config = _experiment_config(data["config"], p)
     if (data["pitch_min"], data["pitch_max"]) != (config.data.pitch_min, config.data.pitch_max):
         raise BadInputError(f"{p}: pitch range {data['pitch_min']}..{data['pitch_max']} disagrees with its config")

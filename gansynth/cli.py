@@ -19,7 +19,7 @@ import argparse  # noqa: E402
 import importlib  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
-from typing import TYPE_CHECKING  # noqa: E402
+from typing import TYPE_CHECKING, NoReturn  # noqa: E402
 
 from gansynth import __version__  # noqa: E402
 from gansynth.errors import GansynthError  # noqa: E402
@@ -50,8 +50,16 @@ def _run_bench(args: argparse.Namespace) -> None:
     module.run(args)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr ("gansynth X: error: ...,
+    see gansynth X --help") and exit status 2, like every other error of the CLI."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="gansynth",
         description="GANSynth-style neural note synthesizer: train, render notes and MIDI scores.")
     parser.add_argument("--version", action="version", version=f"gansynth {__version__}")
@@ -71,12 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_handler(args: argparse.Namespace) -> int:
-    """Run the parsed command's handler; a `GansynthError` becomes one line on stderr and exit
-    status 2, Ctrl-C exit status 130."""
+    """Run the parsed command's handler; a `GansynthError` or an `OSError` (a file system fault
+    the library did not name) becomes one line on stderr and exit status 2, Ctrl-C exit status
+    130."""
     try:
         result = args.handler(args)
     except GansynthError as err:
         print(f"gansynth: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"gansynth: error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gansynth: interrupted", file=sys.stderr)
@@ -88,7 +101,10 @@ def run_cli(argv: Sequence[str] | None = None, model: NoteModel | None = None) -
     """Run `gansynth ARGV` and return its exit status. `model`: an already-built note model used in
     place of `--model` by the rendering commands (for notebooks and tests)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # usage errors (one line, exit 2), --help and --version
+        return stop.code if isinstance(stop.code, int) else 2
     if getattr(args, "handler", None) is None:
         parser.print_help()
         return 0

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from gansynth import checks
 from gansynth.checkpoint import GeneratorModel, load_model
 from gansynth.errors import BadInputError
-from gansynth.io import atomic_path
+from gansynth.io import atomic_path, check_output
 
+MAX_NOTES = 10_000  # notes measured on each side
 # pyin search range: MIDI 22 (29 Hz) .. 96 (2093 Hz), wider than the 24..84 of the models so that
 # octave errors show up as misses rather than being clipped away
 PYIN_MIDI_RANGE = (22, 96)
@@ -92,6 +94,9 @@ def real_notes(dataset: str | os.PathLike[str], pitch_min: int, pitch_max: int, 
     pitches, note_strs)."""
     from gansynth.config import DataConfig
     from gansynth.data.notes import select_notes
+
+    count = checks.whole(count, "notes", 1, MAX_NOTES)
+    seed = checks.seed(seed)
     from gansynth.data.sources import open_source
 
     source = open_source(dataset, sample_rate=sample_rate, note_length=note_length)
@@ -112,6 +117,8 @@ def generated_notes(model_path: str | None, count: int, seed: int = 0
     (seeded). Returns (audios, pitches, model)."""
     import torch
 
+    count = checks.whole(count, "notes", 1, MAX_NOTES)
+    seed = checks.seed(seed)
     model = load_model(model_path)
     pitches = np.round(np.linspace(model.pitch_min, model.pitch_max, count)).astype(int).tolist()
     generator = torch.Generator().manual_seed(seed)
@@ -125,7 +132,9 @@ def generated_notes(model_path: str | None, count: int, seed: int = 0
 
 def comparison_figure(path: str | os.PathLike[str], generated: Sequence[np.ndarray],
                       real: Sequence[np.ndarray], titles: Sequence[str], sample_rate: int) -> None:
-    """Two rows of log-magnitude spectrograms (audio at `sample_rate`): generated above, real below."""
+    """Two rows of log-magnitude spectrograms (audio at `sample_rate`): generated above, real below.
+    Written as PNG; `path` must end in .png."""
+    check_output(path, (".png",), "figure")
     import matplotlib
 
     matplotlib.use("Agg")

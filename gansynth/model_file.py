@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +21,11 @@ from typing import Any
 import torch
 
 from gansynth.errors import BadInputError
-from gansynth.io import atomic_path
+from gansynth.io import atomic_path, require_file
+
+# what each format of the project is, to name a file given in the wrong place
+FORMAT_NAMES = {"gansynth-model": "gansynth GAN model file (for note, interpolate, render)",
+                "gansynth-lstm": "gansynth sequence (LSTM) model file (for compose)"}
 
 
 def _first_line(err: BaseException) -> str:
@@ -32,18 +37,28 @@ def load_plain(path: str | os.PathLike[str], what: str) -> Any:
     """torch.load(weights_only=True) of `path` onto the CPU; every failure (missing, corrupt, or a
     pickle holding anything but tensors and plain containers) raises BadInputError naming the file
     as not a valid `what`."""
-    p = Path(path)
-    if not p.is_file():
-        raise BadInputError(f"{p}: {what} not found")
+    p = require_file(path, what)
     try:
-        return torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of foreign files
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        raise BadInputError(f"{p}: not a {what}: it holds objects other than tensors and plain "
-                            "containers, which are refused because loading them could run code "
-                            f"({_first_line(err)})") from err
+        # torch's message advises loading again with weights_only=False: never pass that on
+        if "GLOBAL" in str(err) or _is_pickle(p):
+            raise BadInputError(f"{p}: not a {what}: it holds pickled objects other than tensors "
+                                "and plain containers, which are refused because loading them "
+                                "could run code") from err
+        raise BadInputError(f"{p}: not a {what} (not a file written by torch.save)") from err
     except (RuntimeError, EOFError, OSError, ValueError, TypeError, KeyError, IndexError,
             AttributeError, UnicodeDecodeError, zipfile.BadZipFile) as err:
         raise BadInputError(f"{p}: not a {what} (unreadable: {_first_line(err)})") from err
+
+
+def _is_pickle(path: Path) -> bool:
+    """True when the file starts like a pickle of protocol 2 or later (b"\\x80", protocol)."""
+    with path.open("rb") as handle:
+        head = handle.read(2)
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
 def write_model_file(path: str | os.PathLike[str], format_name: str, format_version: int,
@@ -53,7 +68,10 @@ def write_model_file(path: str | os.PathLike[str], format_name: str, format_vers
     payload = {"format": format_name, "format_version": format_version, **content}
     out = Path(path)
     with atomic_path(out) as tmp:
-        torch.save(payload, tmp)
+        try:
+            torch.save(payload, tmp)
+        except RuntimeError as err:  # torch reports a failed write (a full disk) this way
+            raise OSError(f"torch.save failed: {_first_line(err)}; is the disk full?") from err
     return out
 
 
@@ -62,10 +80,15 @@ def read_model_file(path: str | os.PathLike[str], format_name: str, format_versi
     """Read a file written by `write_model_file` and check it: a dict whose "format" is
     `format_name`, whose "format_version" is `format_version`, and which holds exactly `keys`
     (the header included). `what` names the kind of file in messages; `hint` is added to the
-    message for a file that is not of this format (e.g. how to make one)."""
+    message for a file that is not of this format (how to make one)."""
     p = Path(path)
     data = load_plain(p, what)
-    if not isinstance(data, dict) or data.get("format") != format_name:
+    found = data.get("format") if isinstance(data, dict) else None
+    if found != format_name:
+        if isinstance(found, str) and found in FORMAT_NAMES:
+            raise BadInputError(f"{p}: this is a {FORMAT_NAMES[found]}, not a {what}")
+        if isinstance(data, dict) and "state_dict" in data and "hyper_parameters" in data:
+            raise BadInputError(f"{p}: this is a Lightning training checkpoint, not a {what}{hint}")
         raise BadInputError(f"{p}: not a {what} (format is not {format_name!r}){hint}")
     version = data.get("format_version", data.get("version"))
     if version != format_version:

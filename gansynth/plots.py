@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
 from gansynth.errors import BadInputError
-from gansynth.io import atomic_path
+from gansynth.io import atomic_path, check_output, require_file
 
 
 def log_spectrogram(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
@@ -25,16 +24,16 @@ def log_spectrogram(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.
 
 def save_spectrogram_png(audio_path: str | os.PathLike[str], out_path: str | os.PathLike[str],
                          title: str | None = None) -> None:
-    """Read a WAV/FLAC (mixed to mono) and write its log-magnitude spectrogram as a PNG."""
+    """Read a WAV/FLAC (mixed to mono) and write its log-magnitude spectrogram as a PNG.
+    The output is checked (.png, writable) before the audio is read."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import soundfile as sf
 
-    src = Path(audio_path)
-    if not src.is_file():
-        raise BadInputError(f"{src}: audio file not found")
+    out = check_output(out_path, (".png",), "spectrogram picture")
+    src = require_file(audio_path, "audio file")
     try:
         audio, sample_rate = sf.read(str(src), dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as err:
@@ -48,6 +47,6 @@ def save_spectrogram_png(audio_path: str | os.PathLike[str], out_path: str | os.
     ax.set_ylabel("frequency (kHz)")
     ax.set_title(title or src.name)
     fig.colorbar(shown, ax=ax, label="dB")
-    with atomic_path(out_path) as tmp:
+    with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=80, format="png")
     plt.close(fig)

@@ -28,15 +28,25 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from gansynth import checks
 from gansynth.errors import BadInputError
 from gansynth.io import resample
 from gansynth.score import Note, Score, TrackInfo, score_from_midi, score_from_notes
-from gansynth.synth import Latent, Synthesizer, latent_from_seed, latent_key, slerp
+from gansynth.synth import (
+    SAMPLE_RATE_RANGE,
+    Latent,
+    Synthesizer,
+    latent_from_seed,
+    latent_key,
+    slerp,
+)
 from gansynth.synth import peak_dbfs as level_dbfs
 
 log = logging.getLogger("gansynth.render")
 
 TIMBRE_MODES = ("track", "program")
+MIN_PEAK_DBFS = -120.0
+MIN_DRIFT_S = 0.5  # a timbre waypoint every half second at the fastest
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,8 @@ class RenderReport:
     sample_rate: int
     gain: float
     peak_dbfs: float
+    notes_shortened: int = 0
+    max_note_s: float = 0.0
 
     def summary(self) -> list[str]:
         """Human-readable lines for the CLI."""
@@ -72,6 +84,9 @@ class RenderReport:
             lines.append(f"  {self.notes_moved} notes outside the model's pitch range moved by octaves")
         if self.notes_dropped:
             lines.append(f"  {self.notes_dropped} notes outside the model's pitch range dropped")
+        if self.notes_shortened:
+            lines.append(f"  {self.notes_shortened} notes held longer than the model's "
+                         f"{self.max_note_s:.2f} s note were cut to it (they fall silent early)")
         if self.drum_tracks_skipped:
             lines.append(f"  {self.drum_notes_skipped} drum notes skipped (tracks "
                          f"{', '.join(map(str, self.drum_tracks_skipped))})")
@@ -176,17 +191,24 @@ def render_score(synth: Synthesizer, score: str | os.PathLike[str] | Score | Seq
 
     if timbre_by not in TIMBRE_MODES:
         raise BadInputError(f"timbre_by {timbre_by!r} is not one of {TIMBRE_MODES}")
-    if drift_s is not None and drift_s <= 0:
-        raise BadInputError(f"timbre drift must be a positive number of seconds, got {drift_s}")
-    if drift_steps < 1:
-        raise BadInputError(f"drift_steps must be at least 1, got {drift_steps}")
-    if peak_dbfs > 0:
-        raise BadInputError(f"peak level must be <= 0 dBFS, got {peak_dbfs}")
+    checks.seed(seed)
+    if drift_s is not None:
+        drift_s = checks.finite(drift_s, "timbre drift (s)", low=MIN_DRIFT_S)
+    drift_steps = checks.whole(drift_steps, "drift_steps", 1, 1024)
+    peak_dbfs = checks.finite(peak_dbfs, "peak level (dBFS)", MIN_PEAK_DBFS, 0.0)
+    out_rate = (synth.sample_rate if sample_rate is None
+                else checks.whole(sample_rate, "sample rate", *SAMPLE_RATE_RANGE))
     sc = _as_score(score, sustain)
     sc.require_pitched()
+    for index in timbres or {}:
+        track = next((t for t in sc.tracks if t.index == index), None)
+        if track is None:
+            raise BadInputError(f"{sc.path}: timbre given for track {index}, which the score does not have")
+        if track.is_drum:
+            raise BadInputError(f"{sc.path}: timbre given for track {index} ({track.name!r}), a drum "
+                                "track; gansynth renders pitched tracks only")
     model = synth.model
     sr = synth.model_rate
-    out_rate = int(sample_rate or synth.sample_rate)
 
     drum_tracks = tuple(t.index for t in sc.tracks if t.is_drum and t.num_notes > 0)
     drum_notes = sum(1 for n in sc.notes if n.is_drum)
@@ -231,6 +253,11 @@ def render_score(synth: Synthesizer, score: str | os.PathLike[str] | Score | Seq
         holds[i] = end - onsets[i]
         end_max = max(end_max, end)
 
+    shortened = int(np.count_nonzero(holds > synth.max_hold))
+    if shortened:
+        log.warning("%s: %d notes are held longer than the model's %.2f s note and are cut to it",
+                    sc.path, shortened, synth.max_hold / sr)
+
     # 3. generate in batches, mix each note as soon as its audio exists
     mix = np.zeros(end_max + synth.release, dtype=np.float32)
     pairs = list(groups)
@@ -256,5 +283,6 @@ def render_score(synth: Synthesizer, score: str | os.PathLike[str] | Score | Seq
         notes_dropped=dropped, drum_notes_skipped=drum_notes, drum_tracks_skipped=drum_tracks,
         track_timbres={t: tt.label for t, tt in track_timbres.items() if t in pitched_tracks},
         unique_pairs=len(pairs), generated=generated, duration_s=audio.shape[0] / out_rate,
-        sample_rate=out_rate, gain=gain, peak_dbfs=level_dbfs(audio))
+        sample_rate=out_rate, gain=gain, peak_dbfs=level_dbfs(audio), notes_shortened=shortened,
+        max_note_s=synth.max_hold / sr)
     return RenderResult(audio, out_rate, report)

@@ -14,7 +14,6 @@ import bisect
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from gansynth.errors import BadInputError
@@ -136,9 +135,9 @@ def score_from_midi(path: str | os.PathLike[str], sustain: bool = True) -> Score
     """
     from symusic import Score as SymScore
 
-    file = Path(path)
-    if not file.is_file():
-        raise BadInputError(f"{file}: MIDI file not found")
+    from gansynth.io import require_file
+
+    file = require_file(path, "MIDI file")
     try:
         ticks: Any = SymScore(str(file))  # symusic's stubs are incomplete
         sym = ticks.to("second")

@@ -19,55 +19,30 @@ import math
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from gansynth import checks
 from gansynth.errors import BadInputError
 from gansynth.io import resample
+from gansynth.level import (  # noqa: F401  (NoteModel, velocity_to_gain: re-exported)
+    LEVEL_DBFS,
+    NoteModel,
+    latent_from_seed,
+    measure_output_gain,
+    velocity_to_gain,
+)
 
 if TYPE_CHECKING:
     from gansynth.render import RenderResult
     from gansynth.score import Note, Score
 
 OUTPUT_RATES = (16000, 22050, 44100, 48000)
-
-
-@runtime_checkable
-class NoteModel(Protocol):
-    """What rendering needs from a note model (read-only attributes + two methods)."""
-
-    @property
-    def sample_rate(self) -> int: ...
-
-    @property
-    def note_length(self) -> int:
-        """Samples per generated note (64000 = 4 s at 16 kHz)."""
-        ...
-
-    @property
-    def latent_dim(self) -> int: ...
-
-    @property
-    def pitch_min(self) -> int: ...
-
-    @property
-    def pitch_max(self) -> int: ...
-
-    def generate(self, z: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
-        """z: (B, latent_dim) float32, pitch: (B,) int64 MIDI pitch -> (B, note_length) float32 audio."""
-        ...
-
-    def flops_per_note(self) -> int:
-        """Floating-point operations of generating one note (for benchmarks)."""
-        ...
-
-
-def velocity_to_gain(velocity: int | float | np.ndarray) -> np.ndarray:
-    """Linear gain of a MIDI velocity (0..127): (velocity / 127) ** 2, a 40 dB range."""
-    v = np.clip(np.asarray(velocity, dtype=np.float64), 0.0, 127.0)
-    return (v / 127.0) ** 2
+SAMPLE_RATE_RANGE = (8000, 192000)  # output rates accepted (Hz)
+MAX_BATCH = 4096
+MAX_STEPS = 1024  # notes along one interpolation
 
 
 def note_envelope(hold: int, attack: int, release: int) -> np.ndarray:
@@ -104,16 +79,6 @@ def slerp(z_a: torch.Tensor, z_b: torch.Tensor, t: float | torch.Tensor) -> torc
     safe_sin = torch.where(sin.abs() < 1e-6, torch.ones_like(sin), sin)
     spherical = (torch.sin((1 - t) * omega) * z_a + torch.sin(t * omega) * z_b) / safe_sin
     return torch.where(sin.abs() < 1e-6, linear, spherical)
-
-
-def latent_from_seed(seed: int, latent_dim: int, index: int = 0) -> torch.Tensor:
-    """The `index`-th latent drawn from N(0, 1) by a CPU generator seeded with `seed`: (latent_dim,).
-
-    Same seed -> same latent on every machine; index 0 is the seed's own timbre, later indices
-    are the waypoints of a timbre drift.
-    """
-    gen = torch.Generator().manual_seed(int(seed))
-    return torch.randn(index + 1, latent_dim, generator=gen)[index]
 
 
 def latent_key(z: torch.Tensor) -> str:
@@ -173,16 +138,16 @@ class Synthesizer:
                  cache_bytes: int = 256 * 2**20, attack_s: float = 0.002,
                  release_s: float = 0.2, device: str | torch.device = "cpu") -> None:
         self.model = model
-        self.sample_rate = int(sample_rate or model.sample_rate)
-        if self.sample_rate <= 0:
-            raise BadInputError(f"sample rate must be positive, got {self.sample_rate}")
-        if batch_size < 1:
-            raise BadInputError(f"batch size must be at least 1, got {batch_size}")
-        self.batch_size = batch_size
-        self.cache = NoteCache(cache_bytes)
-        self.device = torch.device(device)
+        self.sample_rate = (int(model.sample_rate) if sample_rate is None
+                            else checks.whole(sample_rate, "sample rate", *SAMPLE_RATE_RANGE))
+        self.batch_size = checks.whole(batch_size, "batch size", 1, MAX_BATCH)
+        self.cache = NoteCache(checks.whole(cache_bytes, "cache size", 0))
+        self.device = checks.device(device)
+        attack_s = checks.finite(attack_s, "attack time (s)", low=0.0)
+        release_s = checks.finite(release_s, "release time (s)", above=0.0)
         self.attack = round(attack_s * model.sample_rate)
         self.release = max(1, round(release_s * model.sample_rate))
+        self._output_gain: float | None = None
         if self.release + self.attack >= model.note_length:
             raise BadInputError(f"attack {attack_s} s + release {release_s} s must be shorter than "
                                 f"the model's note ({model.note_length / model.sample_rate} s)")
@@ -196,7 +161,7 @@ class Synthesizer:
         for the constructor."""
         from gansynth.checkpoint import load_model
 
-        model = load_model(path, device=device)
+        model = load_model(path, device=checks.device(device))
         return cls(model, sample_rate=sample_rate, batch_size=batch_size, cache_bytes=cache_bytes,
                    attack_s=attack_s, release_s=release_s, device=device)
 
@@ -213,7 +178,7 @@ class Synthesizer:
                 raise BadInputError(f"latent has {z.numel()} values; the model needs "
                                     f"{self.model.latent_dim}")
             return z
-        return latent_from_seed(int(timbre), self.model.latent_dim)
+        return latent_from_seed(checks.seed(timbre, "timbre seed"), self.model.latent_dim)
 
     def check_pitch(self, pitch: int) -> int:
         if not self.model.pitch_min <= pitch <= self.model.pitch_max:
@@ -257,20 +222,36 @@ class Synthesizer:
                 found[pair] = note
         return [found[pair] for pair in pairs]
 
+    @property
+    def output_gain(self) -> float:
+        """The model's fixed output calibration (`gansynth.level.measure_output_gain`): every note
+        gets it, so velocity alone sets a note's level. A model file stores it
+        (`meta["output_gain"]`, measured at export); a model without one is measured once here."""
+        if self._output_gain is None:
+            self._output_gain = calibrated_gain(self.model)
+        if self._output_gain is None:
+            self._output_gain = measure_output_gain(self.model, self.device, self.batch_size)
+        return self._output_gain
+
     def shape_note(self, audio: np.ndarray, velocity: float, hold: int) -> np.ndarray:
-        """Apply velocity gain and envelope to a raw note: hold `hold` samples (capped at the
-        note length minus the release), then release -> (min(hold, L - R) + R,) float32."""
-        hold = min(max(hold, 0), self.model.note_length - self.release)
+        """Apply the output calibration, the velocity gain and the envelope to a raw note: hold
+        `hold` samples (capped at the note length minus the release), then release ->
+        (min(hold, L - R) + R,) float32."""
+        hold = min(max(hold, 0), self.max_hold)
         env = note_envelope(hold, self.attack, self.release)
-        gain = np.float32(velocity_to_gain(velocity))
+        gain = np.float32(velocity_to_gain(velocity) * self.output_gain)
         return audio[: env.shape[0]] * env * gain
+
+    @property
+    def max_hold(self) -> int:
+        """The longest hold in samples at the model rate: the model's note minus the release."""
+        return self.model.note_length - self.release
 
     def _hold(self, duration: float | None) -> int:
         if duration is None:
-            return self.model.note_length - self.release
-        if duration < 0:
-            raise BadInputError(f"note duration must be >= 0 s, got {duration}")
-        return round(duration * self.model.sample_rate)
+            return self.max_hold
+        duration = checks.finite(duration, "note duration (s)", low=0.0)
+        return min(round(duration * self.model.sample_rate), self.max_hold)
 
     def _key(self, timbre: Latent, z: torch.Tensor) -> Hashable:
         return ("seed", int(timbre), 0) if not isinstance(timbre, torch.Tensor) else ("z", latent_key(z))
@@ -282,7 +263,8 @@ class Synthesizer:
         """Several notes in batched model calls.
 
         pitches: MIDI pitches in the model's range; timbres: one seed / latent for all or one each;
-        velocities: 0..127; durations: held seconds before the release (None = the model's full note).
+        velocities: 1..127 (gain (v / 127)^2 on the model's calibrated level, see `output_gain`);
+        durations: held seconds before the release (None = the model's full note).
         Returns one (samples,) float32 array per note at `self.sample_rate`; a note lasts
         min(duration, note length - release) + release seconds.
         """
@@ -296,7 +278,8 @@ class Synthesizer:
             return [value] * n
 
         timbre_list: list[Latent] = per_note(timbres, "timbres")
-        velocity_list: list[float] = per_note(velocities, "velocities")
+        velocity_list: list[int] = [checks.whole(v, "velocity", 1, 127)
+                                    for v in per_note(velocities, "velocities")]
         duration_list: list[float | None] = per_note(durations, "durations")
         pitch_list = [self.check_pitch(int(p)) for p in pitches]
         latents = [self.latent(t) for t in timbre_list]
@@ -321,8 +304,7 @@ class Synthesizer:
 
         Returns (steps, samples) float32 at `self.sample_rate`.
         """
-        if steps < 2:
-            raise BadInputError(f"interpolate needs at least 2 steps, got {steps}")
+        steps = checks.whole(steps, "interpolation steps", 2, MAX_STEPS)
         a, b = self.latent(z_a), self.latent(z_b)
         path = [slerp(a, b, float(t)) for t in torch.linspace(0.0, 1.0, steps)]
         return np.stack(self.notes([pitch] * steps, path, velocity, duration))
@@ -333,6 +315,12 @@ class Synthesizer:
         from gansynth.render import render_score
 
         return render_score(self, score, **options)  # type: ignore[arg-type]
+
+
+def calibrated_gain(model: object) -> float | None:
+    """The output gain a model carries (a positive finite `output_gain` attribute), or None."""
+    gain = getattr(model, "output_gain", None)
+    return float(gain) if isinstance(gain, (int, float)) and math.isfinite(gain) and gain > 0 else None
 
 
 def peak_dbfs(audio: np.ndarray) -> float:

@@ -28,7 +28,8 @@ class ToneModel:
 
     def __init__(self, sample_rate: int = 16000, note_length: int = 64000, latent_dim: int = 16,
                  pitch_min: int = 24, pitch_max: int = 84, harmonics: int = 6,
-                 level: float = 0.5, attack_s: float = 0.01, decay_s: float = 1.5) -> None:
+                 level: float = 0.5, attack_s: float = 0.01, decay_s: float = 1.5,
+                 output_gain: float | None = 1.0) -> None:
         if harmonics > latent_dim:
             raise ValueError("ToneModel: harmonics must not exceed latent_dim")
         self.sample_rate = sample_rate
@@ -40,6 +41,9 @@ class ToneModel:
         self.level = level
         self.attack_s = attack_s
         self.decay_s = decay_s
+        # the output calibration it declares (see `Synthesizer.output_gain`): 1.0 keeps its notes
+        # as they are (they peak at or below `level`); None lets the Synthesizer measure one
+        self.output_gain = output_gain
         self.calls = 0  # model calls, to check batching
         self.notes_generated = 0
 

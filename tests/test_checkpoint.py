@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,8 @@ from gansynth.config import ExperimentConfig, config_from_dict
 from gansynth.errors import BadInputError
 from gansynth.training.run import train
 from tests.training.tones import ToneDataModule
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +158,62 @@ def test_default_model() -> None:
     else:
         with pytest.raises(BadInputError, match="default model is missing.*gansynth train"):
             load_model()
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert cli.main(list(argv)) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gansynth: error: "), lines
+    return lines[0]
+
+
+def test_export_checks_the_output_before_the_work(trained: tuple[Path, torch.nn.Module], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    ckpt, missing = str(trained[0]), str(tmp_path / "none.ckpt")
+    # the output is checked first: a missing checkpoint is not even looked at
+    line = _one_error_line(capsys, "export", missing, "-o", str(tmp_path / "model.wav"))
+    assert "model.wav: model file must end in .pt" in line
+    assert not (tmp_path / "model.wav").exists()
+    folder = tmp_path / "model.pt"
+    folder.mkdir()
+    line = _one_error_line(capsys, "export", missing, "-o", str(folder))
+    assert f"{folder}: is a folder" in line
+    line = _one_error_line(capsys, "export", ckpt, "-o", str(tmp_path / "no" / "model.pt"))
+    assert "output folder" in line and "does not exist" in line
+    # an unwritable folder: permissions stop an ordinary user; root ignores them, so there a
+    # folder of a file system that refuses new files (sysfs) stands in for it
+    if os.geteuid() == 0:
+        locked = Path("/sys")
+        try:
+            (locked / "gansynth_probe.pt").touch()
+        except OSError:
+            pass
+        else:
+            (locked / "gansynth_probe.pt").unlink()
+            pytest.skip("running as root and /sys accepts new files: no unwritable folder to test with")
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)
+    line = _one_error_line(capsys, "export", missing, "-o", str(locked / "model.pt"))
+    assert f"{locked / 'model.pt'}: cannot write in {locked}" in line
+    assert not (locked / "model.pt").exists()
+    assert cli.main(["export", ckpt, "-o", str(tmp_path / "MODEL.PT")]) == 0
+
+
+def test_export_full_disk_is_one_line(trained: tuple[Path, torch.nn.Module], tmp_path: Path) -> None:
+    """A write that fails midway (here: a file-size limit of 4 KiB, which fails the write as a
+    full disk does) is one line naming the file, and leaves no file behind."""
+    out = tmp_path / "out" / "model.pt"
+    out.parent.mkdir()
+    code = ("import resource, signal, sys\n"
+            "from gansynth import cli\n"
+            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+            f"sys.exit(cli.main(['export', {str(trained[0])!r}, '-o', {str(out)!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-3000:]
+    assert lines[0].startswith(f"gansynth: error: {out}: could not be written"), lines[0]
+    assert list(out.parent.iterdir()) == []

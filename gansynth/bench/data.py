@@ -8,6 +8,8 @@ import time
 
 import torch
 
+from gansynth.bench import MAX_BATCH, MAX_REPEATS, check_whole_args
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default=None, help="NSynth-style folder (default: the gm_tiny fixture)")
@@ -40,6 +42,9 @@ def run(args: argparse.Namespace) -> None:
     from gansynth.data.datamodule import NoteDataModule
     from gansynth.data.notes import select_notes
     from gansynth.data.sources import open_source
+
+    check_whole_args(args, {"notes": (1, 100_000), "batch": (1, MAX_BATCH), "workers": (0, 64),
+                            "repeats": (1, MAX_REPEATS)})
 
     spectral = SpectralConfig(representation=args.representation, layout=args.layout)
     path = args.dataset or str(FIXTURE_DIR)

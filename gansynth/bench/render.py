@@ -18,11 +18,12 @@ from pathlib import Path
 
 import torch
 
-from gansynth.bench import best_time
+from gansynth.bench import MAX_BATCH, MAX_REPEATS, best_time, check_whole_args
 from gansynth.errors import BadInputError
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MIDI = REPO / "data" / "midi" / "demo.mid"
+MAX_MINUTES = 600.0  # a repeated score of at most ten hours
 DEFAULT_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 
 
@@ -90,6 +91,12 @@ def repeat_midi(midi: Path, minutes: float, out: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> None:
+    from gansynth import checks
+    check_whole_args(args, {"batch": (1, MAX_BATCH), "repeats": (1, MAX_REPEATS),
+                            "render_repeats": (1, MAX_REPEATS), "matmul_size": (16, 16384)})
+    if args.minutes is not None:
+        checks.finite(args.minutes, "--minutes", high=MAX_MINUTES, above=0.0)
+    checks.device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         midi = Path(args.midi)
         if args.minutes is not None:

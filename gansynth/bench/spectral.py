@@ -8,7 +8,8 @@ import math
 import numpy as np
 import torch
 
-from gansynth.bench import best_time
+from gansynth import checks
+from gansynth.bench import MAX_BATCH, MAX_REPEATS, best_time, check_whole_args
 from gansynth.config import SpectralConfig
 from gansynth.spectral import get_transform
 
@@ -75,8 +76,9 @@ def print_round_trip_quality(layout: str) -> None:
 def run(args: argparse.Namespace) -> None:
     import librosa
 
+    check_whole_args(args, {"batch": (1, MAX_BATCH), "repeats": (1, MAX_REPEATS)})
     config = SpectralConfig(representation=args.representation, layout=args.layout)
-    device = torch.device(args.device)
+    device = checks.device(args.device)
     pitches = tuple(np.random.default_rng(0).integers(24, 85, size=args.batch).tolist())
     waves_np = harmonic_notes(pitches, config.audio_length, config.sample_rate)
     waves = torch.from_numpy(waves_np).to(device)

@@ -13,6 +13,9 @@ import time
 
 import torch
 
+from gansynth import checks
+from gansynth.bench import check_whole_args
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="recipes/gm_small.yaml", metavar="RECIPE.yaml",
@@ -34,10 +37,12 @@ def run(args: argparse.Namespace) -> None:
     from gansynth.training.module import GANSynthModule
     from gansynth.training.schedule import num_stages
 
+    check_whole_args(args, {"steps": (1, 1000), "warmup": (0, 1000), "threads": (1, 1024)})
+
     config = load_config(ExperimentConfig, args.config, args.overrides)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    device = checks.device(args.device)
     precision = args.precision or config.trainer.precision
     torch.manual_seed(config.train.seed)
     module = GANSynthModule(config).to(device)

@@ -11,11 +11,11 @@ from typing import Any
 
 from gansynth.config import (
     DataConfig,
+    ExperimentConfig,
     SpectralConfig,
     config_from_dict,
-    merge_dicts,
+    load_config,
     parse_overrides,
-    read_yaml,
 )
 from gansynth.errors import BadInputError, ConfigError
 
@@ -40,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     cache = sub.add_parser("cache", help="store a dataset's spectral features in a memory-mapped cache")
     cache.add_argument("dataset", help="NSynth-style folder or TFRecord file")
-    cache.add_argument("--config", help="YAML config whose `spectral` and `data` sections apply")
+    cache.add_argument("--config", help="training recipe (validated as `gansynth train` does) whose "
+                       "`spectral` and `data` sections apply")
     cache.add_argument("--out", help="cache folder (default: data.cache, else <dataset>/cache)")
     cache.add_argument("--dtype", default="float32", choices=["float32", "float16"])
     cache.add_argument("--skip-bad", action="store_true", help="skip and count unreadable notes")
@@ -51,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     info = sub.add_parser("info", help="summarize a dataset (and with --check decode every note)")
     info.add_argument("dataset", help="NSynth-style folder or TFRecord file")
-    info.add_argument("--config", help="YAML config whose `data` section filters the notes")
+    info.add_argument("--config", help="training recipe (validated as `gansynth train` does) whose "
+                      "`data` section filters the notes")
     info.add_argument("--check", action="store_true", help="decode every note's audio")
     info.add_argument("--skip-bad", action="store_true", help="skip and count bad notes")
     info.add_argument("--strict", action="store_true", help="refuse audio at another sample rate")
@@ -62,20 +64,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def load_sections(path: str | None, overrides: list[str], dataset: str,
                   **data_fields: Any) -> tuple[DataConfig, SpectralConfig]:
-    """The `data` and `spectral` sections of a YAML config (other sections ignored) + overrides,
-    with data.path set to `dataset`."""
-    raw = read_yaml(path) if path else {}
-    raw = merge_dicts(raw, parse_overrides(overrides))
-    where = f"{path}: " if path else ""
-    try:
+    """The `data` and `spectral` sections of a recipe + `section.field=value` overrides, with
+    data.path set to `dataset` and the true `data_fields` (e.g. skip_bad) set.
+
+    With a recipe (`--config`), the whole recipe is validated as an `ExperimentConfig`, as
+    `gansynth train` loads it, so a key train refuses is refused here with the same message.
+    Without one, only `spectral.*` and `data.*` overrides apply (others are refused).
+    """
+    if path:
+        config = load_config(ExperimentConfig, path, overrides)
+        data, spectral = config.data, config.spectral
+    else:
+        raw = parse_overrides(overrides)
+        others = sorted(set(raw) - {"spectral", "data"})
+        if others:
+            raise ConfigError(f"--set: section {others[0]!r} does not apply here; without --config "
+                              "only spectral.* and data.* overrides apply (pass the recipe with --config)")
         spectral = config_from_dict(SpectralConfig, raw.get("spectral") or {}, prefix="spectral.")
-        data_raw = dict(raw.get("data") or {})
-        data_raw["path"] = dataset
-        data = config_from_dict(DataConfig, data_raw, prefix="data.")
-    except ConfigError as err:
-        raise ConfigError(f"{where}{err}") from err
+        data = config_from_dict(DataConfig, raw.get("data") or {}, prefix="data.")
     flags = {k: v for k, v in data_fields.items() if v}
-    return dataclasses.replace(data, **flags), spectral
+    return dataclasses.replace(data, path=dataset, **flags), spectral
 
 
 def parse_int_list(text: str, name: str, low: int, high: int) -> tuple[int, ...]:
@@ -113,7 +121,7 @@ def _build_gm(args: argparse.Namespace) -> None:
         pitches=parse_int_list(args.pitches, "pitches", 0, 127),
         velocities=parse_int_list(args.velocities, "velocities", 1, 127),
         gain=args.gain, silence_db=args.silence_db, split_by=args.split_by)
-    result = build_gm(settings, args.out, workers=max(1, args.workers))
+    result = build_gm(settings, args.out, workers=args.workers)
     print(result.summary())
 
 

@@ -45,8 +45,13 @@ def run_evaluate(args: argparse.Namespace) -> None:
         pitch_report,
         real_notes,
     )
-    from gansynth.io import atomic_path
+    from gansynth.io import atomic_path, check_output
 
+    # every output is checked before the minutes of generation and pitch tracking
+    if args.json:
+        check_output(args.json, (".json",), "--json output")
+    if args.figure:
+        check_output(args.figure, (".png",), "--figure output")
     gen_audio, gen_pitch, model = generated_notes(args.model, args.notes, args.seed)
     pitch_min, pitch_max, rate = model.pitch_min, model.pitch_max, model.sample_rate
     real_audio, real_pitch, real_names = real_notes(args.real, pitch_min, pitch_max, args.notes,

@@ -76,14 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _check_output(path: str) -> Path:
-    from gansynth.io import AUDIO_FORMATS
+    from gansynth.io import AUDIO_FORMATS, check_output
 
-    out = Path(path)
-    if out.suffix.lower() not in AUDIO_FORMATS:
-        raise BadInputError(f"{out}: unsupported audio extension {out.suffix!r}; use .wav or .flac")
-    if not out.parent.exists():
-        raise BadInputError(f"{out}: output folder {out.parent} does not exist")
-    return out
+    return check_output(path, tuple(AUDIO_FORMATS), "audio output")
 
 
 def _synth(args: argparse.Namespace) -> Synthesizer:
@@ -98,15 +93,19 @@ def _synth(args: argparse.Namespace) -> Synthesizer:
 
 
 def _limit_and_write(out: Path, audio: np.ndarray, sample_rate: int, peak_db: float = -1.0) -> str:
-    """Lower the whole signal by one gain if its peak is over `peak_db` dBFS, then write it."""
+    """Write the notes at the model's calibrated level (velocity sets the level); only a peak
+    over `peak_db` dBFS is lowered, by one gain for the whole file, and the line says so."""
+    import math
+
     from gansynth.io import write_audio
     from gansynth.render import peak_gain
     from gansynth.synth import peak_dbfs
 
-    audio, _ = peak_gain(audio, peak_db, normalize=False)
+    audio, gain = peak_gain(audio, peak_db, normalize=False)
     write_audio(out, audio, sample_rate)
+    limited = f", lowered {-20 * math.log10(gain):.1f} dB to stay under {peak_db:g} dBFS" if gain < 1 else ""
     return (f"wrote {out}: {audio.shape[0] / sample_rate:.2f} s at {sample_rate} Hz, "
-            f"peak {peak_dbfs(audio):.2f} dBFS")
+            f"peak {peak_dbfs(audio):.2f} dBFS{limited}")
 
 
 def run_note(args: argparse.Namespace) -> None:

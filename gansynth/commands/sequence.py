@@ -10,6 +10,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from gansynth import checks
 from gansynth.errors import BadInputError
 
 MIDI_OUT_SUFFIXES = (".mid", ".midi")
@@ -98,17 +99,16 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _output_paths(output: str, num: int, suffixes: tuple[str, ...]) -> list[Path]:
-    """The file(s) to write: `output`, or NAME_0 ... NAME_{num-1} with the same suffix."""
-    out = Path(output)
-    if out.suffix.lower() not in suffixes:
-        raise BadInputError(f"{out}: output must end in {' or '.join(suffixes)}")
-    if not out.parent.is_dir():
-        raise BadInputError(f"{out}: output folder {out.parent} does not exist")
-    if num < 1:
-        raise BadInputError(f"--num must be >= 1, got {num}")
+    """The file(s) to write: `output`, or NAME_0 ... NAME_{num-1} with the same suffix; each
+    checked to be writable."""
+    from gansynth.io import check_output
+    from gansynth.sequence.sampling import MAX_NUM
+
+    out = check_output(output, suffixes)
+    num = checks.whole(num, "--num", 1, MAX_NUM)
     if num == 1:
         return [out]
-    return [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(num)]
+    return [check_output(out.with_name(f"{out.stem}_{i}{out.suffix}"), suffixes) for i in range(num)]
 
 
 def _compose(args: argparse.Namespace) -> int:
@@ -133,7 +133,8 @@ def _compose(args: argparse.Namespace) -> int:
         from gansynth.synth import Synthesizer
 
         synth = Synthesizer.load(args.gan_model)
-    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+        synth.latent(args.timbre)  # a bad --timbre is refused before any file is written
+    seed = checks.seed(args.seed) if args.seed is not None else secrets.randbelow(2**31)
 
     scores = compose(loaded, options, primer=pieces[0] if args.primer else None,
                      blend=(pieces[0], pieces[1]) if args.blend else None, num=args.num, seed=seed)
@@ -154,8 +155,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     from gansynth.sequence.sampling import SamplingOptions
 
     SamplingOptions(seconds=args.seconds, temperature=args.temperature)  # validates both
-    if args.samples < 1:
-        raise BadInputError(f"--samples must be >= 1, got {args.samples}")
     loaded = load_sequence_model(args.model)
     corpus = build_token_corpus(loaded.tokenizer, loaded.config.data, midi_dir=args.corpus)
     report = evaluate_sequence_model(loaded, corpus, samples=args.samples, seconds=args.seconds,

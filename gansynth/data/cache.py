@@ -1,8 +1,8 @@
 """The feature cache: a dataset's spectral features in one memory-mapped `.npy`, with an index.
 
 Layout: `<cache>/<key>/features.npy` (N, 2, frames, bins) float32 or float16 and
-`<cache>/<key>/index.json` (the spectral config, dtype, dataset path and fingerprint, and the row of
-each note id). `key` = "spec-" + a hash of the spectral config and dtype, so a run with another
+`<cache>/<key>/index.json` (the spectral config, dtype, dataset path and fingerprint, the row of
+each note id, the notes skipped as bad and the notes padded or cropped to the note length). `key` = "spec-" + a hash of the spectral config and dtype, so a run with another
 spectral config looks in another folder and never reads features made for a different one; a
 dataset whose examples.json (or TFRecord file) changed no longer matches the fingerprint and is
 refused. A cache folder is built under a temporary name and renamed into place when complete.
@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,8 @@ def build_cache(source: NoteSource, indices: Sequence[int], spectral: SpectralCo
     """Compute the features of `source.notes[i]` for i in `indices` into `cache_dir/<key>/`.
 
     Returns the folder and the report of notes skipped as bad (with `skip_bad`; otherwise the first
-    unreadable note raises BadInputError and nothing is left behind).
+    unreadable note raises BadInputError and nothing is left behind). Notes the source padded or
+    cropped (`source.report.fitted`) are recorded in the index, so training from the cache counts them.
     """
     import torch
     from tqdm import tqdm
@@ -89,7 +90,8 @@ def build_cache(source: NoteSource, indices: Sequence[int], spectral: SpectralCo
         del features
         index = {"format": CACHE_FORMAT, "version": CACHE_VERSION, "spectral": config_to_dict(spectral),
                  "dtype": dtype, "shape": list(shape), "dataset": str(source.path),
-                 "fingerprint": source.fingerprint(), "rows": rows, "bad": bad}
+                 "fingerprint": source.fingerprint(), "rows": rows, "bad": bad,
+                 "fitted": {k: v for k, v in source.report.fitted.items() if k in rows}}
         (tmp / "index.json").write_text(json.dumps(index) + "\n")
         old = root / f".{key}.old-{os.getpid()}"
         if final.exists():
@@ -104,12 +106,15 @@ def build_cache(source: NoteSource, indices: Sequence[int], spectral: SpectralCo
 
 @dataclass
 class FeatureCache:
-    """An opened cache folder: `rows` maps note ids to rows of the memory-mapped features."""
+    """An opened cache folder: `rows` maps note ids to rows of the memory-mapped features; `bad`
+    holds the notes skipped as unreadable, `fitted` the notes padded ("short audio") or cropped
+    ("long audio") when the cache was built."""
 
     folder: Path
     rows: dict[str, int]
     bad: set[str]
     dtype: str
+    fitted: dict[str, str] = field(default_factory=dict)
     _features: np.ndarray | None = None
 
     def features(self) -> np.ndarray:
@@ -135,7 +140,8 @@ def open_cache(cache_dir: str | os.PathLike[str], spectral: SpectralConfig, sour
     dtype None takes whichever of float32 / float16 exists (float32 first).
     """
     root = Path(cache_dir)
-    hint = (f"build it with `gansynth data cache {source.path} --config <your config> --out {root}`")
+    hint = (f"build it with `gansynth data cache` from {source.path} into {root}, with the same "
+            "spectral config")
     candidates = [dtype] if dtype else list(DTYPES)
     folder = next((root / cache_key(spectral, d) for d in candidates
                    if (root / cache_key(spectral, d) / "index.json").is_file()), None)
@@ -155,4 +161,5 @@ def open_cache(cache_dir: str | os.PathLike[str], spectral: SpectralConfig, sour
         raise BadInputError(f"{folder}: stale, the dataset {source.path} changed since the cache was "
                             f"built ({index.get('fingerprint')} vs {source.fingerprint()}); {hint}")
     return FeatureCache(folder=folder, rows={k: int(v) for k, v in index["rows"].items()},
-                        bad=set(index.get("bad", [])), dtype=str(index["dtype"]))
+                        bad=set(index.get("bad", [])), dtype=str(index["dtype"]),
+                        fitted={str(k): str(v) for k, v in index.get("fitted", {}).items()})

@@ -22,7 +22,15 @@ from torch.utils.data import DataLoader, Dataset
 
 from gansynth.config import DataConfig, SpectralConfig
 from gansynth.data.cache import FeatureCache, open_cache
-from gansynth.data.notes import BadDataReport, FilterReport, NoteMeta, NoteSource, select_notes
+from gansynth.data.notes import (
+    SHORT_AUDIO,
+    BadDataReport,
+    FilterReport,
+    NoteMeta,
+    NoteSource,
+    fail_or_skip,
+    select_notes,
+)
 from gansynth.data.sources import open_source
 from gansynth.errors import BadInputError
 
@@ -105,8 +113,9 @@ class NoteDataModule(L.LightningDataModule):
             if missing:
                 raise BadInputError(
                     f"{self.cache.folder}: the cache lacks {len(missing)} of the selected notes "
-                    f"(e.g. {source.notes[missing[0]].note_str}); rebuild it with `gansynth data cache "
-                    f"{d.path} --config <your config>` using the same data filters")
+                    f"(e.g. {source.notes[missing[0]].note_str}); rebuild it (`gansynth data cache`) "
+                    "with the same data filters and spectral config as this run")
+            indices = self._count_fitted(indices, source, self.cache)
         if len(indices) < self.batch_size:
             raise BadInputError(f"{d.path}: only {len(indices)} notes selected ({self.filter_report.summary()}), "
                                 f"fewer than the batch size {self.batch_size}; widen the data filters "
@@ -114,6 +123,27 @@ class NoteDataModule(L.LightningDataModule):
         self.source = source
         self.indices = indices
         self._train = NoteDataset(source, indices, self.spectral, self.cache)
+
+    def _count_fitted(self, indices: list[int], source: NoteSource, cache: FeatureCache) -> list[int]:
+        """Count the selected notes the cache's build padded or cropped (short or long audio) in
+        `bad_report`; with data.strict they are bad data (an error, or skipped with skip_bad)."""
+        kept = []
+        for i in indices:
+            note_str = source.notes[i].note_str
+            reason = cache.fitted.get(note_str)
+            if reason is None:
+                kept.append(i)
+                continue
+            message = (f"{cache.folder}: note {note_str} had {reason} when the cache was built "
+                       f"({'zero-padded' if reason == SHORT_AUDIO else 'cropped'} to the note length)")
+            if self.data.strict:
+                fail_or_skip(self.bad_report if self.data.skip_bad else None, reason,
+                             f"{message}; data.strict refuses it: regenerate the file and the cache, "
+                             "or set data.skip_bad")
+                continue
+            self.bad_report.add_fitted(note_str, reason, message)
+            kept.append(i)
+        return kept
 
     @property
     def notes(self) -> list[NoteMeta]:
@@ -144,6 +174,7 @@ class NoteDataModule(L.LightningDataModule):
         return torch.from_numpy(counts / counts.sum()).float()
 
     def summary(self) -> str:
-        """One line: notes kept, filters, bad notes skipped, features from cache or audio."""
+        """One line: notes kept, filters, bad notes skipped, notes padded or cropped to the note
+        length, features from cache or audio."""
         where = f"cache {self.cache.folder}" if self.cache else "audio (live transform)"
         return f"{self.data.path}: {self.filter_report.summary()}; {self.bad_report.summary()}; features from {where}"

@@ -9,9 +9,11 @@ not on the notes rendered before it: the build is deterministic whatever the wor
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,10 @@ import numpy as np
 from gansynth.errors import BadInputError, GansynthError
 
 BLOCK = 64  # FluidSynth renders in blocks of 64 samples; events apply at block boundaries
+# FluidSynth 2's ranges of the settings we set (fluid_settings_getnum_range; the tests compare):
+# a value outside is refused by fluid_settings_setnum and the default (gain 0.2) stays in effect
+GAIN_RANGE = (0.0, 10.0)  # synth.gain, linear
+SAMPLE_RATE_RANGE = (8000.0, 96000.0)  # synth.sample-rate, Hz
 
 
 class FluidSynthMissingError(GansynthError):
@@ -48,6 +54,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "fluid_settings_setnum": (ci, [vp, cp, cd]),
         "fluid_settings_setint": (ci, [vp, cp, ci]),
         "fluid_settings_setstr": (ci, [vp, cp, cp]),
+        "fluid_settings_getnum_range": (None, [vp, cp, ctypes.POINTER(cd), ctypes.POINTER(cd)]),
         "new_fluid_synth": (vp, [vp]),
         "delete_fluid_synth": (None, [vp]),
         "fluid_synth_sfload": (ci, [vp, cp, ci]),
@@ -79,10 +86,49 @@ def library() -> ctypes.CDLL:
     return _LIB
 
 
+def setting_range(name: str) -> tuple[float, float]:
+    """(min, max) that libfluidsynth accepts for the numeric setting `name` (e.g. "synth.gain")."""
+    lib = library()
+    settings = lib.new_fluid_settings()
+    low, high = ctypes.c_double(), ctypes.c_double()
+    try:
+        lib.fluid_settings_getnum_range(settings, name.encode(), ctypes.byref(low), ctypes.byref(high))
+    finally:
+        lib.delete_fluid_settings(settings)
+    return low.value, high.value
+
+
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Send what C code writes to file descriptor 2 to /dev/null for the duration."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def check_soundfont_header(path: Path) -> None:
+    """Refuse a file that is not a RIFF SoundFont (SF2/SF3 "sfbk") or DLS file before FluidSynth
+    reads it (its loader prints errors of its own on stderr for other files)."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(12)
+    except OSError as err:
+        raise BadInputError(f"{path}: cannot read the SoundFont ({err.strerror or err})") from err
+    if header[:4] != b"RIFF" or header[8:12] not in (b"sfbk", b"DLS "):
+        raise BadInputError(f"{path}: not a SoundFont (a .sf2 file starts with RIFF....sfbk); give "
+                            "the path of a .sf2 file")
+
+
 class NoteRenderer:
     """One FluidSynth synthesizer with `soundfont` loaded, rendering one note at a time.
 
-    sample_rate: the synthesizer's output rate in Hz. gain: FluidSynth's master gain.
+    sample_rate: the synthesizer's output rate in Hz (8000..96000). gain: FluidSynth's master gain
+    (linear, 0..10). A value FluidSynth refuses raises BadInputError instead of leaving its default.
     """
 
     def __init__(self, soundfont: str | os.PathLike[str], sample_rate: int = 48000,
@@ -91,12 +137,16 @@ class NoteRenderer:
         if not path.is_file():
             raise BadInputError(f"{path}: SoundFont not found; pass the path of a .sf2 file "
                                 "(Debian: apt-get install fluid-soundfont-gm)")
+        check_soundfont_header(path)
         lib = library()
         self._lib = lib
         self.sample_rate = sample_rate
         self._settings = lib.new_fluid_settings()
-        lib.fluid_settings_setnum(self._settings, b"synth.sample-rate", float(sample_rate))
-        lib.fluid_settings_setnum(self._settings, b"synth.gain", float(gain))
+        for name, value in (("synth.sample-rate", sample_rate), ("synth.gain", gain)):
+            if lib.fluid_settings_setnum(self._settings, name.encode(), float(value)) != 0:
+                low, high = setting_range(name)
+                self.close()
+                raise BadInputError(f"FluidSynth refuses {name} {value}: it takes {low:g}..{high:g}")
         lib.fluid_settings_setint(self._settings, b"synth.reverb.active", 0)
         lib.fluid_settings_setint(self._settings, b"synth.chorus.active", 0)
         lib.fluid_settings_setint(self._settings, b"synth.polyphony", 256)
@@ -106,10 +156,15 @@ class NoteRenderer:
         self._synth = lib.new_fluid_synth(self._settings)
         if not self._synth:
             raise BadInputError(f"{path}: FluidSynth could not create a synthesizer")
-        self._sfont_id = lib.fluid_synth_sfload(self._synth, str(path).encode(), 1)
+        with _stderr_silenced():  # libinstpatch prints glib criticals for a corrupt file
+            self._sfont_id = lib.fluid_synth_sfload(self._synth, str(path).encode(), 1)
         if self._sfont_id < 0:
             self.close()
             raise BadInputError(f"{path}: FluidSynth could not load this file as a SoundFont (.sf2)")
+
+    def has_program(self, program: int) -> bool:
+        """Whether the SoundFont has a preset for GM `program` in bank 0."""
+        return bool(self._lib.fluid_synth_program_select(self._synth, 0, self._sfont_id, 0, program) == 0)
 
     def render(self, program: int, pitch: int, velocity: int, hold_samples: int,
                total_samples: int) -> np.ndarray:

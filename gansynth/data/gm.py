@@ -9,17 +9,22 @@ are skipped and counted; a note whose peak would clip is scaled to just under fu
 
 Deterministic (each note's audio depends only on its own parameters, whatever the worker), parallel
 (one synthesizer per worker process: loading the SoundFont is the slow part), resumable (a WAV that
-exists is finished: every file is written to a temporary name and renamed) and checked: a rerun with
+exists is finished: every file is written to a temporary name and renamed) and checked: settings
+FluidSynth would ignore (a gain outside 0..10) are refused, the SoundFont and the output folder are
+checked before anything is created, a build that fails removes what it created, and a rerun with
 other settings into the same folder is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import multiprocessing
 import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,14 +32,17 @@ from typing import Any
 
 import numpy as np
 
+from gansynth import checks
+from gansynth.data.fluid import GAIN_RANGE, SAMPLE_RATE_RANGE
 from gansynth.data.gm_programs import GM_PROGRAMS
 from gansynth.data.notes import NSYNTH_SPECTRAL, NoteMeta, write_split_csv
-from gansynth.errors import BadInputError
+from gansynth.errors import BadInputError, GansynthError
 from gansynth.io import atomic_path, write_audio
 
 # the notes are written in NSynth's format, the default spectral config's rate and length
 SAMPLE_RATE = NSYNTH_SPECTRAL.sample_rate
 NOTE_LENGTH = NSYNTH_SPECTRAL.audio_length
+MAX_WORKERS = 256  # render processes
 SPLIT_FRACTIONS = (("train", 0.8), ("valid", 0.1), ("test", 0.1))
 DEFAULT_VELOCITIES = (25, 50, 75, 100, 127)
 MANIFEST = "build.json"
@@ -57,8 +65,25 @@ class GMBuildSettings:
     def __post_init__(self) -> None:
         if self.split_by not in ("instrument", "note"):
             raise BadInputError(f"split_by {self.split_by!r}: use 'instrument' or 'note'")
-        if self.render_rate % SAMPLE_RATE:
-            raise BadInputError(f"render rate {self.render_rate} must be a multiple of {SAMPLE_RATE}")
+        low_rate, high_rate = (int(r) for r in SAMPLE_RATE_RANGE)
+        if (isinstance(self.render_rate, bool) or not isinstance(self.render_rate, int)
+                or self.render_rate % SAMPLE_RATE or not low_rate <= self.render_rate <= high_rate):
+            rates = ", ".join(str(r) for r in range(SAMPLE_RATE, high_rate + 1, SAMPLE_RATE))
+            raise BadInputError(f"render_rate {self.render_rate!r}: must be a multiple of {SAMPLE_RATE} "
+                                f"Hz that FluidSynth takes ({low_rate}..{high_rate}): one of {rates}")
+        low_gain, high_gain = GAIN_RANGE
+        if not _number_in(self.gain, low_gain, high_gain) or self.gain == low_gain:
+            raise BadInputError(f"gain {self.gain!r}: FluidSynth's synth.gain takes {low_gain:g}..{high_gain:g} "
+                                f"(it ignores other values); use a value above {low_gain:g} and at most "
+                                f"{high_gain:g}, e.g. the default 0.6")
+        note_seconds = NOTE_LENGTH / SAMPLE_RATE
+        if not _number_in(self.hold_seconds, 0.0, note_seconds) or self.hold_seconds == 0:
+            raise BadInputError(f"hold_seconds {self.hold_seconds!r}: the note-off must come after the "
+                                f"note-on and within the {note_seconds:g} s note (0 < hold_seconds <= "
+                                f"{note_seconds:g})")
+        if not _number_in(self.silence_db, -math.inf, 0.0) or self.silence_db == 0:
+            raise BadInputError(f"silence_db {self.silence_db!r}: must be a finite level below 0 dBFS "
+                                "(the peak under which a note counts as silent), e.g. the default -60")
         for name, values, low in (("programs", self.programs, 0), ("pitches", self.pitches, 0),
                                   ("velocities", self.velocities, 1)):
             if not values or any(not low <= v <= 127 for v in values):
@@ -72,6 +97,12 @@ class GMBuildSettings:
         for key in ("programs", "pitches", "velocities"):
             out[key] = list(out[key])
         return out
+
+
+def _number_in(value: object, low: float, high: float) -> bool:
+    """Whether `value` is a finite real number (not a bool) in [low, high]."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and low <= value <= high)
 
 
 def note_meta(program: int, pitch: int, velocity: int) -> NoteMeta:
@@ -121,17 +152,44 @@ class BuildResult:
 _RENDERER: Any = None
 _SETTINGS: GMBuildSettings | None = None
 _OUT: Path | None = None
+_INIT_ERROR: GansynthError | None = None
 
 
-def _init_worker(settings: GMBuildSettings, out: Path) -> None:
-    global _RENDERER, _SETTINGS, _OUT
+def _soundfont_path(settings: GMBuildSettings) -> Path:
+    sf2 = Path(settings.soundfont)
+    if not sf2.is_file():
+        raise BadInputError(f"{sf2}: SoundFont not found; give the path of a .sf2 file "
+                            "(Debian: apt-get install fluid-soundfont-gm)")
+    return sf2
+
+
+def open_renderer(settings: GMBuildSettings) -> Any:
+    """A `NoteRenderer` of `settings` (libfluidsynth loaded, the SoundFont loaded, every program
+    present in bank 0), or BadInputError / FluidSynthMissingError naming the problem."""
     from gansynth.data.fluid import NoteRenderer
 
-    _RENDERER = NoteRenderer(settings.soundfont, settings.render_rate, settings.gain)
+    sf2 = _soundfont_path(settings)
+    renderer = NoteRenderer(sf2, settings.render_rate, settings.gain)
+    missing = [p for p in settings.programs if not renderer.has_program(p)]
+    if missing:
+        renderer.close()
+        raise BadInputError(f"{sf2}: no preset for GM program(s) {', '.join(map(str, missing[:8]))} in "
+                            "bank 0; leave them out of the programs or use a General MIDI SoundFont")
+    return renderer
+
+
+def _init_worker(settings: GMBuildSettings, out: Path, renderer: Any = None) -> None:
+    """Set up this process's renderer; an error is kept and raised by `_render_note` (an exception
+    in a pool's initializer would make the pool restart the worker forever)."""
+    global _RENDERER, _SETTINGS, _OUT, _INIT_ERROR
     _SETTINGS, _OUT = settings, out
-    # a throw-away note: a fresh synth's very first note differs slightly from later ones; after
-    # this, every note renders the same whatever came before it (checked by the tests)
-    _render_audio(0 if 0 in settings.programs else settings.programs[0], 60, 100)
+    try:
+        _RENDERER = renderer if renderer is not None else open_renderer(settings)
+        # a throw-away note: a fresh synth's very first note differs slightly from later ones; after
+        # this, every note renders the same whatever came before it (checked by the tests)
+        _render_audio(0 if 0 in settings.programs else settings.programs[0], 60, 100)
+    except GansynthError as err:
+        _INIT_ERROR = err
 
 
 def _render_audio(program: int, pitch: int, velocity: int) -> np.ndarray:
@@ -152,6 +210,8 @@ def _render_audio(program: int, pitch: int, velocity: int) -> np.ndarray:
 
 def _render_note(task: tuple[int, int, int]) -> tuple[str, str]:
     """Render and write one note; returns (note_str, "ok" | "silent" | "limited")."""
+    if _INIT_ERROR is not None:
+        raise _INIT_ERROR
     assert _SETTINGS is not None and _OUT is not None
     program, pitch, velocity = task
     meta = note_meta(program, pitch, velocity)
@@ -163,12 +223,46 @@ def _render_note(task: tuple[int, int, int]) -> tuple[str, str]:
     if peak > 0.999:
         audio *= 0.999 / peak
         status = "limited"
-    write_audio(_OUT / "audio" / f"{meta.note_str}.wav", audio.astype(np.float32), SAMPLE_RATE)
+    path = _OUT / "audio" / f"{meta.note_str}.wav"
+    write_audio(path, audio.astype(np.float32), SAMPLE_RATE)  # an OS error: one line naming it
     return meta.note_str, status
 
 
 # ---------------------------------------------------------------------------------------------
 # main side
+
+
+def _check_folder(out: Path) -> None:
+    """Refuse an output folder that is a file or lies below one (before anything is created)."""
+    if out.exists() and not out.is_dir():
+        raise BadInputError(f"{out}: exists and is not a folder; choose a folder for the output")
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise BadInputError(f"{out}: {existing} is a file, so no folder can be created below it; "
+                            "choose another output folder")
+
+
+def _create_folder(out: Path) -> Path | None:
+    """Create `out/audio` and check a file can be written there, before any note is rendered.
+
+    Returns the topmost folder this created (None if `out/audio` existed), for removal if the
+    build fails. Raises BadInputError naming `out` when it cannot be created or written
+    (permissions, read-only or special file systems such as /proc and /sys).
+    """
+    audio = out / "audio"
+    created = next((f for f in [*reversed(audio.parents), audio] if not f.exists()), None)
+    try:
+        audio.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=audio):  # the real test: permissions, read-only mounts, quotas
+            pass
+    except OSError as err:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise BadInputError(f"{out}: cannot create or write the output folder ({err.strerror or err}); "
+                            "choose a writable output folder") from err
+    return created
 
 
 def _check_manifest(out: Path, settings: GMBuildSettings) -> dict[str, Any]:
@@ -204,22 +298,24 @@ def build_gm(settings: GMBuildSettings, out: str | os.PathLike[str], workers: in
 
     Writes out/audio/<note_str>.wav (64000 samples, 16 kHz, PCM 16), out/examples.json,
     out/splits.csv (id,split) and out/build.json (settings and counts). Returns the counts.
+
+    Before anything is created, libfluidsynth, the SoundFont (and its programs), an earlier build in
+    `out` and the output location are checked. A build that fails removes the folders and files it
+    created (never a folder or notes that were there before); an interrupted one (Ctrl-C, a killed
+    process) keeps its notes, and rerunning it resumes. workers: render processes, 1..MAX_WORKERS.
     """
     import time
+
+    workers = checks.whole(workers, "workers", 1, MAX_WORKERS)
 
     from tqdm import tqdm
 
     start = time.perf_counter()
-    sf2 = Path(settings.soundfont)
-    if not sf2.is_file():
-        raise BadInputError(f"{sf2}: SoundFont not found; pass the path of a .sf2 file "
-                            "(Debian: apt-get install fluid-soundfont-gm)")
     out_dir = Path(out)
-    (out_dir / "audio").mkdir(parents=True, exist_ok=True)
+    _check_folder(out_dir)
+    sf2 = _soundfont_path(settings)
     old = _check_manifest(out_dir, settings)
     old_silent = set(old.get("silent", [])) if old.get("complete") else set()
-    _write_json(out_dir / MANIFEST, {"settings": settings.manifest(), "complete": False})
-
     tasks = [(p, k, v) for p in settings.programs for k in settings.pitches for v in settings.velocities]
     result = BuildResult(out=out_dir)
     todo = []
@@ -231,37 +327,56 @@ def build_gm(settings: GMBuildSettings, out: str | os.PathLike[str], workers: in
             result.silent.append(meta.note_str)
         else:
             todo.append(task)
+    renderer = open_renderer(settings) if todo else None
+    if renderer is not None and workers > 1:
+        renderer.close()  # checked here; each worker process loads its own
+        renderer = None
 
-    statuses: dict[str, str] = {}
-    bar = tqdm(total=len(todo), desc=f"rendering {sf2.name}", unit="note", disable=not progress)
-    if todo:
-        if workers <= 1:
-            _init_worker(settings, out_dir)
-            for task in todo:
-                name, status = _render_note(task)
-                statuses[name] = status
-                bar.update()
-        else:
-            ctx = multiprocessing.get_context("spawn")
-            chunk = max(1, min(16, math.ceil(len(todo) / (workers * 8))))
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(settings, out_dir)) as pool:
-                for name, status in pool.imap_unordered(_render_note, todo, chunksize=chunk):
+    top_files = [out_dir / name for name in (MANIFEST, "examples.json", "splits.csv")]
+    had = {path for path in top_files if path.exists()}
+    created = _create_folder(out_dir)
+    try:
+        _write_json(out_dir / MANIFEST, {"settings": settings.manifest(), "complete": False})
+        statuses: dict[str, str] = {}
+        with tqdm(total=len(todo), desc=f"rendering {sf2.name}", unit="note", disable=not progress) as bar:
+            if todo and workers <= 1:
+                _init_worker(settings, out_dir, renderer)
+                for task in todo:
+                    name, status = _render_note(task)
                     statuses[name] = status
                     bar.update()
-    bar.close()
-    result.rendered = sum(1 for s in statuses.values() if s != "silent")
-    result.silent += sorted(n for n, s in statuses.items() if s == "silent")
-    result.limited = sorted(n for n, s in statuses.items() if s == "limited")
+            elif todo:
+                ctx = multiprocessing.get_context("spawn")
+                chunk = max(1, min(16, math.ceil(len(todo) / (workers * 8))))
+                with ctx.Pool(workers, initializer=_init_worker, initargs=(settings, out_dir)) as pool:
+                    for name, status in pool.imap_unordered(_render_note, todo, chunksize=chunk):
+                        statuses[name] = status
+                        bar.update()
+        result.rendered = sum(1 for s in statuses.values() if s != "silent")
+        result.silent += sorted(n for n, s in statuses.items() if s == "silent")
+        result.limited = sorted(n for n, s in statuses.items() if s == "limited")
 
-    silent = set(result.silent)
-    result.notes = [m for m in (note_meta(*t) for t in tasks) if m.note_str not in silent]
-    write_examples_json(out_dir / "examples.json", result.notes)
-    key = (lambda m: m.instrument_str) if settings.split_by == "instrument" else (lambda m: m.note_str)
-    write_split_csv(out_dir / "splits.csv", ((m.note_str, split_of(key(m))) for m in result.notes))
-    result.seconds = time.perf_counter() - start
-    _write_json(out_dir / MANIFEST, {
-        "settings": settings.manifest(), "complete": True, "notes": len(result.notes),
-        "silent": sorted(silent), "limited_this_run": result.limited})
+        silent = set(result.silent)
+        result.notes = [m for m in (note_meta(*t) for t in tasks) if m.note_str not in silent]
+        write_examples_json(out_dir / "examples.json", result.notes)
+        key = (lambda m: m.instrument_str) if settings.split_by == "instrument" else (lambda m: m.note_str)
+        write_split_csv(out_dir / "splits.csv", ((m.note_str, split_of(key(m))) for m in result.notes))
+        result.seconds = time.perf_counter() - start
+        _write_json(out_dir / MANIFEST, {
+            "settings": settings.manifest(), "complete": True, "notes": len(result.notes),
+            "silent": sorted(silent), "limited_this_run": result.limited})
+    except Exception:
+        # a failed build leaves nothing it created: the fresh folder, or new files in a user's folder
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        for path in top_files:
+            if path not in had:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        raise
+    finally:
+        if renderer is not None:
+            renderer.close()
     return result
 
 

@@ -5,7 +5,9 @@ the count of bad notes skipped, and the split CSV and filters that select notes.
 A source turns a dataset into a list of `NoteMeta` and loads one note's audio as (note_length,)
 float32 mono at `sample_rate`, resampling, cropping or padding it; both come from `SpectralConfig`
 (4 s at 16 kHz by default, as NSynth). Problems a user can cause raise `BadInputError` naming the
-file and the fix, or with `skip_bad` are skipped and counted in a `BadDataReport`.
+file and the fix, or with `skip_bad` are skipped and counted in a `BadDataReport`. A note whose
+audio is more than `LENGTH_TOLERANCE_S` shorter or longer than the note length is padded or cropped
+and counted in the same report ("short audio", "long audio"); with `strict` it is bad data.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ NSYNTH_QUALITIES = ("bright", "dark", "distortion", "fast_decay", "long_release"
                     "nonlinear_env", "percussive", "reverb", "tempo-synced")
 # NSynth's audio format, which the default spectral config matches: 4 s of 16 kHz mono
 NSYNTH_SPECTRAL = SpectralConfig()
+# Audio within this of the note length is fitted without a word: NSynth notes are exactly 4 s, and
+# resampling or an encoder may add or drop a few samples. 10 ms is less than one STFT hop (16 ms in
+# the `base` layout, 32 ms in `hires`), so at most the last frame of the features changes. Audio
+# further off is padded or cropped and counted as "short audio" / "long audio" (strict: refused).
+LENGTH_TOLERANCE_S = 0.01
+SHORT_AUDIO, LONG_AUDIO = "short audio", "long audio"
 
 
 @dataclass(frozen=True)
@@ -58,25 +66,42 @@ class NoteMeta:
 
 @dataclass
 class BadDataReport:
-    """Counts of notes skipped (with `skip_bad`) by reason, with a few example messages."""
+    """Counts of notes skipped (with `skip_bad`) by reason, the notes kept but padded or cropped to
+    the note length (`fitted`: note id -> "short audio" / "long audio"), and a few example messages."""
 
     counts: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
+    fitted: dict[str, str] = field(default_factory=dict)
 
     def add(self, reason: str, message: str) -> None:
+        """Count one skipped note."""
         self.counts[reason] += 1
+        if len(self.examples) < 5:
+            self.examples.append(message)
+
+    def add_fitted(self, note_str: str, reason: str, message: str) -> None:
+        """Count one note padded ("short audio") or cropped ("long audio"); each note once."""
+        if note_str in self.fitted:
+            return
+        self.fitted[note_str] = reason
         if len(self.examples) < 5:
             self.examples.append(message)
 
     @property
     def total(self) -> int:
+        """Notes skipped."""
         return sum(self.counts.values())
 
     def summary(self) -> str:
-        if not self.counts:
-            return "no bad notes"
-        parts = ", ".join(f"{n} {reason}" for reason, n in sorted(self.counts.items()))
-        return f"skipped {self.total} bad notes ({parts})"
+        parts = []
+        if self.counts:
+            reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(self.counts.items()))
+            parts.append(f"skipped {self.total} bad notes ({reasons})")
+        fitted = Counter(self.fitted.values())
+        for verb, reason in (("zero-padded", SHORT_AUDIO), ("cropped", LONG_AUDIO)):
+            if fitted[reason]:
+                parts.append(f"{verb} {fitted[reason]} notes ({reason})")
+        return ", ".join(parts) or "no bad notes"
 
 
 def fail_or_skip(report: BadDataReport | None, reason: str, message: str) -> None:
@@ -149,13 +174,43 @@ def note_from_fields(note_str: str, fields: dict[str, Any], where: str) -> NoteM
 # audio and the source interface
 
 
+def length_problem(samples: int, rate: int, target_rate: int, length: int) -> str | None:
+    """"short audio" / "long audio" when `samples` at `rate` Hz, resampled to `target_rate`, is more
+    than `LENGTH_TOLERANCE_S` away from `length` samples; None when it fits."""
+    fitted = round(samples * target_rate / rate)
+    slack = round(LENGTH_TOLERANCE_S * target_rate)
+    if fitted < length - slack:
+        return SHORT_AUDIO
+    if fitted > length + slack:
+        return LONG_AUDIO
+    return None
+
+
+def length_message(where: str, reason: str, samples: int, rate: int, target_rate: int, length: int,
+                   strict: bool) -> str:
+    """The one-line message of a note whose audio is short or long (see `length_problem`)."""
+    short = reason == SHORT_AUDIO
+    found = (f"{where}: {reason}: {samples} samples at {rate} Hz ({samples / rate:.3f} s), expected "
+             f"{length / target_rate:.3f} s (spectral.audio_length {length} at {target_rate} Hz)")
+    if strict:
+        return (f"{found} (strict mode); regenerate the file, set data.skip_bad, or unset data.strict "
+                f"to {'zero-pad' if short else 'crop'} it on load")
+    return f"{found}; {'zero-padded' if short else 'cropped'} at the end (data.strict refuses it)"
+
+
 def fit_audio(audio: np.ndarray, sample_rate: int, where: str, strict: bool, target_rate: int,
               length: int) -> np.ndarray:
     """(samples,) or (samples, channels) float audio -> (length,) float32 mono at `target_rate`.
 
     Channels are averaged; another sample rate is resampled (librosa, soxr) unless `strict`,
-    which raises; the result is cropped or zero-padded at the end to `length`.
+    which raises; the result is cropped or zero-padded at the end to `length`. With `strict`, audio
+    more than `LENGTH_TOLERANCE_S` short or long (`length_problem`) raises too.
     """
+    if strict:
+        problem = length_problem(audio.shape[0], sample_rate, target_rate, length)
+        if problem:
+            raise BadInputError(length_message(where, problem, audio.shape[0], sample_rate,
+                                               target_rate, length, strict=True))
     if audio.ndim == 2:
         audio = audio.mean(axis=1)
     if sample_rate != target_rate:
@@ -174,7 +229,9 @@ def fit_audio(audio: np.ndarray, sample_rate: int, where: str, strict: bool, tar
 class NoteSource:
     """A list of notes plus `load_audio(i) -> (note_length,) float32` at `sample_rate` (abstract).
 
-    strict: refuse audio at another sample rate instead of resampling it.
+    strict: refuse audio at another sample rate instead of resampling it, and audio more than
+    `LENGTH_TOLERANCE_S` shorter or longer than `note_length` instead of padding or cropping it.
+    report: notes skipped as bad, and notes padded or cropped (`BadDataReport.fitted`).
     """
 
     path: Path
@@ -184,9 +241,30 @@ class NoteSource:
     sample_rate: int = NSYNTH_SPECTRAL.sample_rate
     note_length: int = NSYNTH_SPECTRAL.audio_length
 
-    def fit(self, audio: np.ndarray, rate: int, where: str) -> np.ndarray:
-        """`fit_audio` to this source's sample rate and note length."""
+    def fit(self, audio: np.ndarray, rate: int, where: str, note_str: str | None = None) -> np.ndarray:
+        """`fit_audio` to this source's sample rate and note length; a note (`note_str`) padded or
+        cropped by more than the tolerance is counted in `report.fitted`."""
+        if note_str is not None and not self.strict:
+            self.check_length(note_str, audio.shape[0], rate, where, None)
         return fit_audio(audio, rate, where, self.strict, self.sample_rate, self.note_length)
+
+    def check_length(self, note_str: str, samples: int, rate: int, where: str,
+                     skip: BadDataReport | None) -> bool:
+        """Check a note's audio length (`samples` at `rate` Hz) before it is loaded.
+
+        Short or long audio is counted in `report.fitted` and kept (True), or with `strict` is bad
+        data: it raises, or with `skip` (the report under `skip_bad`) is counted as skipped (False).
+        """
+        problem = length_problem(samples, rate, self.sample_rate, self.note_length)
+        if problem is None:
+            return True
+        message = length_message(where, problem, samples, rate, self.sample_rate, self.note_length,
+                                 self.strict)
+        if self.strict:
+            fail_or_skip(skip, problem, message)
+            return False
+        self.report.add_fitted(note_str, problem, message)
+        return True
 
     def __len__(self) -> int:
         return len(self.notes)

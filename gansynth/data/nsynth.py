@@ -78,9 +78,8 @@ def read_examples_json(path: str | os.PathLike[str],
 # audio
 
 
-def read_wav(path: Path, strict: bool = False, sample_rate: int = NSYNTH_SPECTRAL.sample_rate,
-             length: int = NSYNTH_SPECTRAL.audio_length) -> np.ndarray:
-    """One note's WAV -> (length,) float32 in [-1, 1] at `sample_rate` (see `fit_audio`)."""
+def _read_audio(path: Path) -> tuple[np.ndarray, int]:
+    """One WAV's samples as float32 (samples,) or (samples, channels) and its sample rate."""
     import soundfile as sf
 
     if not path.is_file():
@@ -89,14 +88,21 @@ def read_wav(path: Path, strict: bool = False, sample_rate: int = NSYNTH_SPECTRA
     try:
         audio, rate = sf.read(str(path), dtype="float32", always_2d=False)
     except (sf.LibsndfileError, RuntimeError, ValueError) as err:
-        raise BadInputError(f"{path}: not a readable audio file ({err}); regenerate it or use "
-                            "set data.skip_bad") from err
+        raise BadInputError(f"{path}: not a readable audio file ({err}); regenerate it or set "
+                            "data.skip_bad") from err
+    return audio, int(rate)
+
+
+def read_wav(path: Path, strict: bool = False, sample_rate: int = NSYNTH_SPECTRAL.sample_rate,
+             length: int = NSYNTH_SPECTRAL.audio_length) -> np.ndarray:
+    """One note's WAV -> (length,) float32 in [-1, 1] at `sample_rate` (see `fit_audio`)."""
+    audio, rate = _read_audio(path)
     return fit_audio(audio, rate, str(path), strict, sample_rate, length)
 
 
-def check_wav(path: Path, strict: bool, sample_rate: int) -> None:
+def check_wav(path: Path, strict: bool, sample_rate: int) -> tuple[int, int]:
     """Cheap header check of one WAV (exists, decodable header; with `strict`, at `sample_rate`),
-    raising BadInputError."""
+    raising BadInputError. Returns its (frames, sample rate)."""
     import soundfile as sf
 
     if not path.is_file():
@@ -105,13 +111,14 @@ def check_wav(path: Path, strict: bool, sample_rate: int) -> None:
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, ValueError) as err:
-        raise BadInputError(f"{path}: not a readable audio file ({err}); regenerate it or use "
-                            "set data.skip_bad") from err
+        raise BadInputError(f"{path}: not a readable audio file ({err}); regenerate it or set "
+                            "data.skip_bad") from err
     if info.frames == 0:
         raise BadInputError(f"{path}: audio file has no samples; regenerate it or set data.skip_bad")
     if strict and info.samplerate != sample_rate:
         raise BadInputError(f"{path}: sample rate {info.samplerate} Hz, expected {sample_rate} Hz "
                             "(strict mode); resample the file or unset data.strict to resample on load")
+    return int(info.frames), int(info.samplerate)
 
 
 class NSynthFolder(NoteSource):
@@ -119,7 +126,9 @@ class NSynthFolder(NoteSource):
 
     skip_bad: skip and count notes whose metadata is malformed or duplicated, and (with
     `check_audio`) whose WAV is missing or unreadable; otherwise the first problem raises.
-    strict: refuse WAVs at another sample rate instead of resampling them.
+    check_audio: check every WAV's header when opened (cheap): unreadable files, and short or long
+    audio, counted in `report` (`NoteSource.check_length`).
+    strict: refuse WAVs at another sample rate, or short or long, instead of fitting them.
     sample_rate, note_length: what `load_audio` returns (the model's `SpectralConfig`).
     """
 
@@ -137,11 +146,14 @@ class NSynthFolder(NoteSource):
         if check_audio:
             kept = []
             for meta in notes:
+                path = self.wav_path(meta)
                 try:
-                    check_wav(self.wav_path(meta), strict, sample_rate)
-                    kept.append(meta)
+                    frames, rate = check_wav(path, strict, sample_rate)
                 except BadInputError as err:
                     fail_or_skip(report, "bad audio", str(err))
+                    continue
+                if self.check_length(meta.note_str, frames, rate, str(path), report):
+                    kept.append(meta)
             notes = kept
         self.notes = notes
 
@@ -150,7 +162,9 @@ class NSynthFolder(NoteSource):
 
     def load_audio(self, i: int) -> np.ndarray:
         """Note i's audio: (note_length,) float32 at `sample_rate`."""
-        return read_wav(self.wav_path(self.notes[i]), self.strict, self.sample_rate, self.note_length)
+        path = self.wav_path(self.notes[i])
+        audio, rate = _read_audio(path)
+        return self.fit(audio, rate, str(path), self.notes[i].note_str)
 
     def fingerprint(self) -> str:
         import hashlib

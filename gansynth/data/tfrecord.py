@@ -222,7 +222,8 @@ def example_to_fields(features: dict[str, list[bytes] | np.ndarray]) -> dict[str
 class NSynthTFRecord(NoteSource):
     """An NSynth TFRecord file of `tf.train.Example`s with `audio` as float samples (NSynth: 64000).
 
-    The file is scanned once for record offsets and metadata; `load_audio` rereads one record.
+    The file is scanned once for record offsets and metadata (and audio lengths: short or long
+    audio is counted in `report`, or with `strict` is bad data); `load_audio` rereads one record.
     sample_rate, note_length: what `load_audio` returns (the model's `SpectralConfig`).
     """
 
@@ -244,7 +245,8 @@ class NSynthTFRecord(NoteSource):
                                    disable=len(records) < 5000, leave=False):
             where = f"{self.path} (record at byte {offset - 12})"
             try:
-                fields = example_to_fields(parse_example(read_record(self.path, offset, length)))
+                features = parse_example(read_record(self.path, offset, length))
+                fields = example_to_fields(features)
                 note_str = fields.get("note_str")
                 if not isinstance(note_str, str) or not note_str:
                     raise BadInputError(f"{where}: record has no note_str")
@@ -260,6 +262,10 @@ class NSynthTFRecord(NoteSource):
                              "twice; ids must be unique (set data.skip_bad to keep the first)")
                 continue
             seen.add(meta.note_str)
+            audio = features.get("audio")
+            if (isinstance(audio, np.ndarray) and audio.size and meta.sample_rate > 0
+                    and not self.check_length(meta.note_str, audio.size, meta.sample_rate, where, report)):
+                continue
             self.notes.append(meta)
             self._records.append((offset, length))
 
@@ -274,7 +280,7 @@ class NSynthTFRecord(NoteSource):
         audio = features.get("audio")
         if not isinstance(audio, np.ndarray) or audio.dtype != np.float32 or audio.size == 0:
             raise BadInputError(f"{where}: record has no float 'audio' feature")
-        return self.fit(audio, self.notes[i].sample_rate, where)
+        return self.fit(audio, self.notes[i].sample_rate, where, self.notes[i].note_str)
 
     def fingerprint(self) -> str:
         stat = self.path.stat()

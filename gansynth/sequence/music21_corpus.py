@@ -21,6 +21,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from gansynth import checks
 from gansynth.errors import BadInputError
 from gansynth.io import atomic_path
 
@@ -103,6 +104,7 @@ def build_music21_corpus(out_dir: str | os.PathLike[str], sets: Sequence[str] = 
     """
     from music21 import converter
 
+    limit = checks.whole(limit, "limit (0: all)", 0)
     unknown = sorted(set(sets) - set(SETS))
     if unknown:
         raise BadInputError(f"unknown corpus set {unknown[0]!r}; choose from {', '.join(SETS)}")

@@ -21,9 +21,14 @@ from dataclasses import dataclass
 
 import torch
 
+from gansynth import checks
 from gansynth.errors import BadInputError
 from gansynth.sequence.model import LstmLanguageModel, State
 from gansynth.sequence.tokenizer import NOTE_OFF, NOTE_ON, TIME_SHIFT, VELOCITY, EventTokenizer
+
+MAX_SECONDS = 3600.0  # one generated part: at most an hour
+MAX_TEMPERATURE = 100.0
+MAX_NUM = 256  # samples in one batch
 
 
 @dataclass(frozen=True)
@@ -41,18 +46,15 @@ class SamplingOptions:
     max_tokens: int = 0
 
     def __post_init__(self) -> None:
-        if not self.seconds > 0:
-            raise BadInputError(f"seconds must be positive, got {self.seconds}")
-        if not self.temperature > 0:
+        checks.finite(self.seconds, "seconds", high=MAX_SECONDS, above=0.0)
+        if not self.temperature > 0:  # also refuses NaN
             raise BadInputError(f"temperature must be positive, got {self.temperature}")
-        if self.top_k < 0:
-            raise BadInputError(f"top_k must be >= 0 (0: off), got {self.top_k}")
+        checks.finite(self.temperature, "temperature", high=MAX_TEMPERATURE)
+        checks.whole(self.top_k, "top_k (0: off)", 0)
         if not 0 < self.top_p <= 1:
             raise BadInputError(f"top_p must be in (0, 1] (1: off), got {self.top_p}")
-        if self.polyphony < 0:
-            raise BadInputError(f"polyphony must be >= 0 (0: no limit), got {self.polyphony}")
-        if self.max_tokens < 0:
-            raise BadInputError(f"max_tokens must be >= 0 (0: automatic), got {self.max_tokens}")
+        checks.whole(self.polyphony, "polyphony (0: no limit)", 0, 128)
+        checks.whole(self.max_tokens, "max_tokens (0: automatic)", 0)
 
 
 class EventGrammar:
@@ -132,8 +134,8 @@ def sample_from_state(model: LstmLanguageModel, tokenizer: EventTokenizer, state
     primer_tokens: the tokens that led to `state`, replayed to know which notes are sounding.
     Returns the generated token ids of each sample (primer excluded), every note released.
     """
-    if num < 1:
-        raise BadInputError(f"num must be >= 1, got {num}")
+    checks.whole(num, "num", 1, MAX_NUM)
+    seed = checks.seed(seed)
     model.eval()
     device = _device(model)
     generator = torch.Generator(device=device).manual_seed(seed)

@@ -1,8 +1,14 @@
-"""Training callbacks: atomic checkpointing by images seen, and EMA sample logging.
+"""Training callbacks: stopping on a signal, atomic checkpointing by images seen, and EMA sample
+logging.
+
+`StopOnSignal` turns SIGINT (Ctrl-C) and SIGTERM into a stop at the end of the batch under way, so
+that the run is saved in a consistent state (never in the middle of a step) and can be resumed.
 
 `AtomicCheckpoint` writes `last.ckpt` (and a periodic `img{N}.ckpt` beside it) every
-`every_images` images and at the end of training; each file is written under a temporary name and
-renamed, so a killed process leaves either the previous or the new checkpoint, never a partial one.
+`every_images` images and whenever the trainer is about to stop (end of the schedule, a signal).
+Each file is written under the temporary name `.<name>.partial`, flushed to disk, renamed, and the
+folder flushed, so a killed process leaves either the previous or the new checkpoint, never a
+partial one; the temporary files a kill leaves are removed at the next start or resume.
 
 `SampleLogger` renders EMA samples at fixed (z, pitch) every `every_images` images: spectrogram
 images and audio go to TensorBoard, WAV and PNG files to `samples/`, and one row per sample to
@@ -11,27 +17,42 @@ images and audio go to TensorBoard, WAV and PNG files to `samples/`, and one row
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
+import shutil
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import lightning as L
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from gansynth.io import atomic_path, write_audio
+from gansynth.io import atomic_path, publish, write_audio
 from gansynth.spectral import specgrams_to_waves
 from gansynth.training.module import GANSynthModule
 
 LAST_NAME = "last.ckpt"
+# what a process killed while writing a checkpoint leaves: our `.<name>.partial` files and the
+# `.<stem>.<random>.tmp.ckpt` files of earlier versions (written through gansynth.io.atomic_path)
+LEFTOVER_PATTERNS = (".*.partial", ".*.tmp.ckpt")
 
 
 def periodic_name(images_seen: int) -> str:
     """File name of the periodic checkpoint taken after `images_seen` images."""
     return f"img{images_seen:010d}.ckpt"
+
+
+def partial_path(final: Path) -> Path:
+    """The temporary name `final` is written under: `.<name>.partial` in the same folder."""
+    return final.with_name(f".{final.name}.partial")
 
 
 def _module(pl_module: L.LightningModule) -> GANSynthModule:
@@ -40,11 +61,84 @@ def _module(pl_module: L.LightningModule) -> GANSynthModule:
     return pl_module
 
 
+class StopOnSignal(Callback):
+    """SIGINT and SIGTERM stop training at the end of the batch under way.
+
+    The signal handler only records the signal (`signum`); at the end of the batch every rank is
+    told to stop (the decision is reduced over ranks, so they stop after the same step), and
+    `AtomicCheckpoint` saves there. A second SIGINT stops at once (KeyboardInterrupt), without
+    saving. Use `with stop.catching():` around `trainer.fit`; a signal that was ignored when it
+    started (SIGINT in a background job) stays ignored.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.signum: int | None = None
+
+    def _record(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGINT and self.signum == signal.SIGINT:
+            raise KeyboardInterrupt  # the second Ctrl-C: stop now
+        if self.signum is None:
+            self.signum = signum
+
+    @contextlib.contextmanager
+    def catching(self) -> Iterator[None]:
+        """Record SIGINT / SIGTERM inside the block (main thread only); the previous handlers
+        are restored afterwards."""
+        previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                handler = signal.getsignal(signum)
+                if handler is not signal.SIG_IGN:
+                    previous[signum] = signal.SIG_DFL if handler is None else handler
+                    signal.signal(signum, self._record)
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
+                           batch: Any, batch_idx: int) -> None:
+        requested = self.signum is not None
+        if trainer.world_size > 1:
+            requested = trainer.strategy.reduce_boolean_decision(requested, all=False)
+        if requested:
+            trainer.should_stop = True
+
+
+def write_copy(source: Path, target: Path) -> None:
+    """Make `target` a copy of `source` (a hard link where the file system allows it), written
+    under `partial_path(target)` and published."""
+    tmp = partial_path(target)
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
+    publish(tmp, target)
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Delete the temporary files (LEFTOVER_PATTERNS) that a process killed while writing a
+    checkpoint left in `folder`; returns the removed paths."""
+    removed = []
+    for pattern in LEFTOVER_PATTERNS:
+        for path in sorted(folder.glob(pattern)):
+            if path.is_file():
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
 class AtomicCheckpoint(Callback):
     """last.ckpt + periodic checkpoints every `every_images` images seen, written atomically.
 
     dirpath: checkpoint folder. keep_periodic: also keep `img{N}.ckpt` (a hard link to the same
-    file when the filesystem allows it).
+    file when the filesystem allows it). A checkpoint records the name of its periodic copy, so
+    that a resume from it can write a copy that a kill prevented.
     """
 
     def __init__(self, dirpath: str | os.PathLike[str], every_images: int, keep_periodic: bool = True) -> None:
@@ -52,45 +146,61 @@ class AtomicCheckpoint(Callback):
         self.dirpath = Path(dirpath)
         self.every_images = every_images
         self.keep_periodic = keep_periodic
-        self._saved_at = -1
+        self.saved_at = -1  # images seen at the latest checkpoint (or the resume point)
+        self._periodic = ""  # name of the periodic copy of the checkpoint being written / resumed
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"periodic": self._periodic}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._periodic = str(state_dict.get("periodic", ""))
 
     def save(self, trainer: L.Trainer, images_seen: int, periodic: bool) -> Path:
         """Write last.ckpt (all ranks must call this; rank 0 writes) and maybe a periodic copy."""
         final = self.dirpath / LAST_NAME
-        tmp = self.dirpath / f".{LAST_NAME}.partial"
+        self._periodic = periodic_name(images_seen) if periodic and self.keep_periodic else ""
         if trainer.is_global_zero:
             self.dirpath.mkdir(parents=True, exist_ok=True)
-        trainer.save_checkpoint(tmp, weights_only=False)  # collective; only rank 0 writes the file
+        trainer.save_checkpoint(partial_path(final), weights_only=False)  # collective; rank 0 writes
         if trainer.is_global_zero:
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-            if periodic and self.keep_periodic:
-                target = self.dirpath / periodic_name(images_seen)
-                with atomic_path(target) as link_tmp:
-                    link_tmp.unlink()
-                    try:
-                        os.link(final, link_tmp)
-                    except OSError:
-                        link_tmp.write_bytes(final.read_bytes())
+            publish(partial_path(final), final)
+            if self._periodic:
+                write_copy(final, self.dirpath / self._periodic)
         trainer.strategy.barrier("gansynth_checkpoint")
-        self._saved_at = images_seen
+        self.saved_at = images_seen
         return final
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Remove what a killed process left; on resume, write the resumed checkpoint's periodic
+        copy if a kill prevented it."""
+        self.saved_at = _module(pl_module).images_seen
+        if not trainer.is_global_zero or not self.dirpath.is_dir():
+            return
+        remove_leftovers(self.dirpath)
+        resumed = Path(trainer.ckpt_path) if trainer.ckpt_path else None
+        if resumed is not None and self._periodic and not (self.dirpath / self._periodic).exists():
+            write_copy(resumed, self.dirpath / self._periodic)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:
+        # save here when the trainer is about to stop: after a SIGTERM Lightning raises before
+        # `on_train_end` runs
         seen = _module(pl_module).images_seen
-        last = max(self._saved_at, 0)
-        if seen // self.every_images > last // self.every_images:
-            self.save(trainer, seen, periodic=True)
+        due = seen // self.every_images > max(self.saved_at, 0) // self.every_images
+        if due or (trainer.should_stop and seen != self.saved_at):
+            self.save(trainer, seen, periodic=due)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         seen = _module(pl_module).images_seen
-        if seen != self._saved_at:
+        if seen != self.saved_at:
             self.save(trainer, seen, periodic=False)
 
-    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._saved_at = _module(pl_module).images_seen
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        # Lightning stops on a SIGTERM that came after this batch's `on_train_batch_end` (during
+        # the sample rendering, say) between batches, where the state is whole: save it
+        seen = _module(pl_module).images_seen
+        if isinstance(exception, SIGTERMException) and seen != self.saved_at:
+            self.save(trainer, seen, periodic=False)
 
 
 def fixed_sample_inputs(num_samples: int, latent_dim: int, pitch_min: int, pitch_max: int,
@@ -138,7 +248,7 @@ def specgram_grid(spec: torch.Tensor) -> torch.Tensor:
 
 
 class SampleLogger(Callback):
-    """Every `every_images` images (and at the end): EMA samples at fixed (z, pitch) to
+    """Every `every_images` images (and at the end of the schedule): EMA samples at fixed (z, pitch) to
     TensorBoard (image + audio), `out_dir/<images>/` (PNG + WAV) and `out_dir/samples.csv`."""
 
     CSV_FIELDS = ("images_seen", "stage", "block", "alpha", "pitch", "wav", "png", "peak", "rms")
@@ -162,8 +272,9 @@ class SampleLogger(Callback):
             self.log_samples(trainer, _module(pl_module))
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if _module(pl_module).images_seen != self._logged_at:
-            self.log_samples(trainer, _module(pl_module))
+        module = _module(pl_module)  # final samples at the end of the schedule, not after a stop
+        if module.images_seen != self._logged_at and module.progress().done:
+            self.log_samples(trainer, module)
 
     def log_samples(self, trainer: L.Trainer, module: GANSynthModule) -> None:
         """Render and write one set of samples (rank 0 only)."""

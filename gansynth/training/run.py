@@ -6,30 +6,93 @@ Run folder layout (config.output):
     checkpoints/last.ckpt       resume point (+ img{N}.ckpt every checkpoint interval)
     logs/csv/version_K/metrics.csv, logs/tensorboard/version_K/   one version per start/resume
     samples/img{N}/             EMA samples (PNG + WAV) and samples/samples.csv
+
+`train` returns only a module that reached `schedule.max_images`; a run stopped earlier (SIGINT,
+SIGTERM) is saved at the end of the batch under way and raises `TrainingInterrupted`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from collections.abc import Sequence
+import signal
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import lightning as L
 import torch
 
 from gansynth.config import DataConfig, ExperimentConfig, config_to_dict, save_config
-from gansynth.errors import BadInputError, ConfigError
-from gansynth.training.callbacks import LAST_NAME, AtomicCheckpoint, SampleLogger
+from gansynth.errors import BadInputError, ConfigError, GansynthError
+from gansynth.training.callbacks import LAST_NAME, AtomicCheckpoint, SampleLogger, StopOnSignal
 from gansynth.training.checkpoint_file import read_training_checkpoint
 from gansynth.training.module import GANSynthModule, fit_normalizer
 from gansynth.training.sampling import ResumableDataModule
 
 MULTI_DEVICE_STRATEGY = "ddp_find_unused_parameters_true"
+CallbackT = TypeVar("CallbackT", bound=L.Callback)
 
 
 class RunExistsError(ConfigError):
     """A new run was asked for in an output folder that already holds one."""
+
+
+class TrainingInterrupted(GansynthError):
+    """Training stopped before `schedule.max_images` (a signal, or another stop request).
+
+    signum: the signal (None: stopped otherwise); images_seen: images of the saved checkpoint
+    (or, when nothing was saved, of the stopping point); checkpoint: the checkpoint to resume
+    from, or None when none was written.
+    """
+
+    def __init__(self, signum: int | None, images_seen: int, max_images: int, checkpoint: Path | None) -> None:
+        self.signum, self.images_seen, self.max_images, self.checkpoint = signum, images_seen, max_images, checkpoint
+        what = signal.Signals(signum).name if signum is not None else "training stopped"
+        saved = f"checkpoint {checkpoint}" if checkpoint is not None else "no checkpoint was written"
+        super().__init__(f"{what} at {images_seen} of {max_images} images; {saved}")
+
+
+# Lightning and torch notices that are noise on a gansynth user's terminal: (message start, category)
+NOISE_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
+    # torch deprecated LeafSpec, which Lightning's own code still uses
+    (r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning),
+    # our steps per log are counted across epochs, so a short epoch loses no log rows
+    (r"The number of training batches \(\d+\) is smaller than the logging interval", UserWarning),
+    # our sampler continues from the images seen, mid-epoch too (ResumableDataModule)
+    (r"You're resuming from a checkpoint that ended before the epoch ended", UserWarning),
+)
+# log records of these Lightning loggers that contain one of these texts are dropped: promotional
+# tips, and the SIGTERM notice that `gansynth train`'s stop line replaces
+NOISE_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
+                 "lightning.pytorch.trainer.connectors.signal_connector")
+NOISE_LOG_TEXTS = ("💡 Tip:", "Received SIGTERM")
+
+
+class _DropNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(text in message for text in NOISE_LOG_TEXTS)
+
+
+@contextlib.contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Inside the block, drop the NOISE_WARNINGS and NOISE_LOG_TEXTS notices; every other warning,
+    log record and error passes as before."""
+    drop = _DropNoise()
+    loggers = [logging.getLogger(name) for name in NOISE_LOGGERS]
+    with warnings.catch_warnings():
+        for message, category in NOISE_WARNINGS:
+            warnings.filterwarnings("ignore", message=message, category=category)
+        for logger in loggers:
+            logger.addFilter(drop)
+        try:
+            yield
+        finally:
+            for logger in loggers:
+                logger.removeFilter(drop)
 
 
 def run_paths(config: ExperimentConfig) -> dict[str, Path]:
@@ -61,9 +124,10 @@ def resolve_strategy(config: ExperimentConfig) -> str:
 
 def build_trainer(config: ExperimentConfig, callbacks: Sequence[L.Callback] = (),
                   progress_bar: bool = True, **trainer_kwargs: Any) -> L.Trainer:
-    """A Lightning Trainer for `config`: our checkpoint and sample callbacks, CSV + TensorBoard
-    loggers, no Lightning checkpointing, no epoch/step limit (the image cap stops training), and
-    no sampler replacement (serve data through `ResumableDataModule`)."""
+    """A Lightning Trainer for `config`: our stop-on-signal, checkpoint and sample callbacks (in
+    that order), CSV + TensorBoard loggers, no Lightning checkpointing, no epoch/step limit (the
+    image cap stops training), and no sampler replacement (serve data through
+    `ResumableDataModule`)."""
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
     paths = run_paths(config)
@@ -71,6 +135,7 @@ def build_trainer(config: ExperimentConfig, callbacks: Sequence[L.Callback] = ()
     devices = _device_count(config) * tr.num_nodes
     steps_per_log = max(1, t.log_every_images // (t.batch_size * max(devices, 1)))
     all_callbacks: list[L.Callback] = [
+        StopOnSignal(),
         AtomicCheckpoint(paths["checkpoints"], t.checkpoint_every_images),
         SampleLogger(paths["samples"], t.sample_every_images, t.num_samples, seed=t.seed),
         *callbacks,
@@ -90,6 +155,13 @@ def build_trainer(config: ExperimentConfig, callbacks: Sequence[L.Callback] = ()
         return L.Trainer(**kwargs)
     except (ValueError, TypeError) as err:  # Lightning's message names the bad trainer setting
         raise ConfigError(f"trainer settings {dict((k, kwargs[k]) for k in ('accelerator', 'devices', 'num_nodes', 'strategy', 'precision'))}: {err}") from err
+
+
+def _callback(trainer: L.Trainer, cls: type[CallbackT]) -> CallbackT:
+    """The trainer's callback of type `cls` (`build_trainer` adds one of each of ours)."""
+    found = [c for c in trainer.callbacks if isinstance(c, cls)]  # type: ignore[attr-defined]
+    assert len(found) == 1, f"expected one {cls.__name__}, found {len(found)}"
+    return found[0]
 
 
 def check_resume_checkpoint(path: Path, config: ExperimentConfig) -> int:
@@ -120,12 +192,20 @@ def make_datamodule(config: ExperimentConfig) -> L.LightningDataModule:
 
 def train(config: ExperimentConfig, resume: bool | str | os.PathLike[str] = False,
           datamodule: L.LightningDataModule | None = None, callbacks: Sequence[L.Callback] = (),
-          progress_bar: bool = True, **trainer_kwargs: Any) -> GANSynthModule:
+          progress_bar: bool = True, on_data: Callable[[str], None] | None = None,
+          **trainer_kwargs: Any) -> GANSynthModule:
     """Train (or, with `resume`, continue) the GAN of `config` until `schedule.max_images`.
+
+    on_data: called once, before training, with the datamodule's one-line summary (notes kept,
+    filters, bad notes skipped, notes padded or cropped to the note length), for the caller to
+    show; the library prints nothing.
 
     resume: False starts a new run (refused if the output folder already holds one); True
     continues from `<output>/checkpoints/last.ckpt`; a path continues from that checkpoint.
     Returns the trained module (on rank 0 of a multi-process run it holds the final weights).
+    SIGINT or SIGTERM stop training at the end of the batch under way, which is saved to
+    `<output>/checkpoints/last.ckpt`; then, as whenever training stops before
+    `schedule.max_images`, TrainingInterrupted is raised.
     """
     paths = run_paths(config)
     ckpt_path: Path | None = None
@@ -143,6 +223,10 @@ def train(config: ExperimentConfig, resume: bool | str | os.PathLike[str] = Fals
         save_config(config, paths["root"] / "config.yaml")
     dm = datamodule if datamodule is not None else make_datamodule(config)
     normalizer = None
+    summary = getattr(dm, "summary", None)
+    if on_data is not None and callable(summary):
+        dm.setup("fit")  # reads the metadata once; Lightning's own setup call is then a no-op
+        on_data(str(summary()))
     if config.train.normalizer == "fitted" and ckpt_path is None:
         dm.setup("fit")
         normalizer = fit_normalizer(dm.train_dataloader(), config.train.normalizer_batches)
@@ -151,8 +235,21 @@ def train(config: ExperimentConfig, resume: bool | str | os.PathLike[str] = Fals
     workers = data_config.num_workers if isinstance(data_config, DataConfig) else 0
     loader = ResumableDataModule(dm, config.train.batch_size, config.train.seed,
                                  position=lambda: module.images_seen, num_workers=workers)
-    trainer = build_trainer(config, callbacks, progress_bar=progress_bar, **trainer_kwargs)
-    # weights_only: a checkpoint holds plain data only, and loading one never runs code from it
-    trainer.fit(module, datamodule=loader, ckpt_path=str(ckpt_path) if ckpt_path is not None else None,
-                weights_only=True)
+    with quiet_lightning():
+        trainer = build_trainer(config, callbacks, progress_bar=progress_bar, **trainer_kwargs)
+        stop = _callback(trainer, StopOnSignal)
+        saver = _callback(trainer, AtomicCheckpoint)
+        with stop.catching():
+            try:
+                # weights_only: a checkpoint holds plain data only, and loading one never runs code from it
+                trainer.fit(module, datamodule=loader, weights_only=True,
+                            ckpt_path=str(ckpt_path) if ckpt_path is not None else None)
+            except SystemExit:  # Lightning's exits after SIGTERM (at a batch end) and a second Ctrl-C
+                if stop.signum is None and not trainer.received_sigterm:
+                    raise
+                stop.signum = stop.signum if stop.signum is not None else signal.SIGTERM
+    if not module.progress().done:
+        saved = paths["last"] if saver.saved_at > 0 and paths["last"].is_file() else None
+        raise TrainingInterrupted(stop.signum, saver.saved_at if saved else module.images_seen,
+                                  config.schedule.max_images, saved)
     return module

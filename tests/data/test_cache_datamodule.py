@@ -163,3 +163,59 @@ def test_each_ddp_rank_gets_different_notes(tmp_path: Path) -> None:
     assert len(rank0) == len(rank1) == 16  # 32 notes / 2 ranks, 4 full batches each
     assert not set(rank0) & set(rank1)
     assert set(rank0) | set(rank1) == set(range(32))
+
+
+def test_training_counts_short_audio_live_and_from_the_cache(fixture_copy: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import soundfile as sf
+
+    short = "flute_acoustic_073-060-127"
+    sf.write(str(fixture_copy / "audio" / f"{short}.wav"), np.full(28, 0.1, np.float32), 16000, subtype="PCM_16")
+    spectral = SpectralConfig(representation="if", layout="base")
+    data = DataConfig(path=str(fixture_copy))
+    live = NoteDataModule(data, spectral, batch_size=4)
+    live.setup("fit")
+    assert live.bad_report.fitted == {short: "short audio"}
+    assert "kept 32 of 32 notes; zero-padded 1 notes (short audio); features from audio" in live.summary()
+    with pytest.raises(BadInputError, match=f"{short}.wav: short audio: 28 samples .* \\(strict mode\\)"):
+        NoteDataModule(dataclasses.replace(data, strict=True), spectral, 4).setup("fit")
+
+    cache = tmp_path / "cache"
+    assert main(["data", "cache", str(fixture_copy), "--out", str(cache), "--set", "spectral.representation=if",
+                 "spectral.layout=base"]) == 0
+    assert "32 notes cached (kept 32 of 32 notes; zero-padded 1 notes (short audio))" in capsys.readouterr().out
+    cached = NoteDataModule(dataclasses.replace(data, cache=str(cache)), spectral, batch_size=4)
+    cached.setup("fit")
+    assert cached.bad_report.fitted == {short: "short audio"}
+    assert "zero-padded 1 notes (short audio); features from cache" in cached.summary()
+    strict = dataclasses.replace(data, cache=str(cache), strict=True)
+    with pytest.raises(BadInputError, match=f"note {short} had short audio when the cache was built"):
+        NoteDataModule(strict, spectral, 4).setup("fit")
+    skipping = NoteDataModule(dataclasses.replace(strict, skip_bad=True), spectral, 4)
+    skipping.setup("fit")
+    assert len(skipping.indices) == 31 and skipping.bad_report.counts == {"short audio": 1}
+
+
+def test_cache_config_is_validated_as_train_validates_it(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    recipe = tmp_path / "recipe.yaml"
+    # a recipe `train` would take (data.path, model, schedule set) but for one mistyped key
+    recipe.write_text(f"spectral:\n  representation: if\n  layout: base\ndata:\n  path: {FIXTURE_DIR}\n"
+                      "model:\n  chanels: [8, 8]\nschedule:\n  stage_images: 8\n")
+    assert main(["train", "--config", str(recipe)]) == 2
+    train_err = capsys.readouterr().err.strip()
+    assert "unknown config key model.chanels" in train_err and len(train_err.splitlines()) == 1
+    for command in (["data", "cache", str(FIXTURE_DIR), "--out", str(tmp_path / "c")],
+                    ["data", "info", str(FIXTURE_DIR)]):
+        assert main([*command, "--config", str(recipe)]) == 2
+        assert capsys.readouterr().err.strip() == train_err
+    assert not (tmp_path / "c").exists()
+    # an override outside spectral/data without a recipe is refused, not silently ignored
+    assert main(["data", "cache", str(FIXTURE_DIR), "--out", str(tmp_path / "c"), "--set", "model.chanels=[8]"]) == 2
+    assert "section 'model' does not apply here" in capsys.readouterr().err
+    # a valid recipe still gives its spectral and data sections
+    recipe.write_text("spectral:\n  representation: if\n  layout: base\ndata:\n  families: [flute]\n"
+                      "model:\n  channels: [8, 8, 8]\n")
+    assert main(["data", "cache", str(FIXTURE_DIR), "--config", str(recipe), "--out", str(tmp_path / "c")]) == 0
+    cache = open_cache(tmp_path / "c", SpectralConfig(representation="if", layout="base"), NSynthFolder(FIXTURE_DIR))
+    assert len(cache.rows) == 8

@@ -4,8 +4,11 @@ across worker counts, resuming, the program mapping and the CLI."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +24,7 @@ from gansynth.data.gm_programs import GM_PROGRAMS
 from gansynth.data.nsynth import read_wav
 from gansynth.errors import BadInputError
 from gansynth.evaluate import measured_pitch
+from tests.conftest import require_system
 from tests.data.conftest import (
     SMALL_PITCHES,
     SMALL_PROGRAMS,
@@ -172,3 +176,178 @@ def test_cli_build_gm(timgm: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     err = capsys.readouterr().err
     assert code == 2 and "none.sf2: SoundFont not found" in err and len(err.strip().splitlines()) == 1
     shutil.rmtree(out)
+    code = main(["data", "build-gm", "--soundfont", str(tmp_path / "none.sf2"), "--out", str(out)])
+    assert code == 2 and not out.exists()  # a failed run leaves no out/audio or build.json
+
+
+def test_fluidsynth_setting_ranges_are_the_ones_checked() -> None:
+    from gansynth.data.fluid import GAIN_RANGE, SAMPLE_RATE_RANGE, setting_range
+
+    require_system(_has_fluidsynth(), "libfluidsynth")
+    assert setting_range("synth.gain") == GAIN_RANGE
+    assert setting_range("synth.sample-rate") == SAMPLE_RATE_RANGE
+
+
+def _has_fluidsynth() -> bool:
+    from gansynth.data.fluid import FluidSynthMissingError, library
+
+    try:
+        library()
+    except FluidSynthMissingError:
+        return False
+    return True
+
+
+def test_two_valid_gains_give_different_levels(timgm: Path) -> None:
+    from gansynth.data.fluid import NoteRenderer
+
+    peaks = []
+    for gain in (0.3, 0.6):
+        with NoteRenderer(timgm, 48000, gain) as renderer:
+            renderer.render(0, 60, 100, 4096, 4096)  # the throw-away first note
+            peaks.append(float(np.abs(renderer.render(0, 60, 100, 96000, 192000)).max()))
+    assert peaks[1] / peaks[0] == pytest.approx(2.0, rel=0.01)  # synth.gain is a linear factor
+    with pytest.raises(BadInputError, match=r"FluidSynth refuses synth.gain 1000: it takes 0..10"):
+        NoteRenderer(timgm, 48000, 1000)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("gain", -1.0, r"gain -1.0: FluidSynth's synth.gain takes 0..10"),
+    ("gain", 1000.0, r"gain 1000.0: FluidSynth's synth.gain takes 0..10"),
+    ("gain", 0.0, r"gain 0.0: .* above 0"),
+    ("gain", float("nan"), r"gain nan"),
+    ("hold_seconds", 0.0, r"hold_seconds 0.0: .*\(0 < hold_seconds <= 4\)"),
+    ("hold_seconds", 4.5, r"hold_seconds 4.5"),
+    ("silence_db", 0.0, r"silence_db 0.0: must be a finite level below 0 dBFS"),
+    ("silence_db", 6.0, r"silence_db 6.0"),
+    ("silence_db", float("-inf"), r"silence_db -inf"),
+    ("render_rate", 44100, r"render_rate 44100: must be a multiple of 16000 Hz .* one of 16000, 32000"),
+    ("render_rate", 112000, r"render_rate 112000: .* \(8000..96000\)"),
+    ("render_rate", 0, r"render_rate 0"),
+])
+def test_settings_fluidsynth_would_ignore_are_refused(field: str, value: object, message: str) -> None:
+    with pytest.raises(BadInputError, match=message):
+        small_settings(**{field: value})
+
+
+def test_cli_refuses_a_gain_out_of_range_before_writing(timgm: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    for gain in ("-1", "1000"):
+        out = tmp_path / f"gain{gain}"
+        assert main(["data", "build-gm", "--soundfont", str(timgm), "--out", str(out), "--programs", "0",
+                     "--pitches", "60", "--velocities", "100", "--gain", gain]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"gain {float(gain)}: FluidSynth's synth.gain takes 0..10" in err
+        assert not out.exists()
+
+
+def test_a_bad_soundfont_leaves_nothing_behind(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    require_system(_has_fluidsynth(), "libfluidsynth")
+    not_sf2 = tmp_path / "notes.sf2"
+    not_sf2.write_text("not a SoundFont\n")
+    truncated = tmp_path / "truncated.sf2"  # a SoundFont's header, cut short
+    truncated.write_bytes(Path(small_settings().soundfont).read_bytes()[:5000])
+    for soundfont, message in ((tmp_path / "none.sf2", "none.sf2: SoundFont not found"),
+                               (tmp_path, "SoundFont not found"),
+                               (not_sf2, r"notes.sf2: not a SoundFont \(a .sf2 file starts with RIFF....sfbk\)"),
+                               (truncated, "truncated.sf2: FluidSynth could not load this file as a SoundFont")):
+        for workers in (1, 2):  # with 2, a worker's failing start used to restart forever
+            out = tmp_path / "out" / "gm"
+            with pytest.raises(BadInputError, match=message):
+                build_gm(small_settings(soundfont=str(soundfont)), out, workers=workers, progress=False)
+            assert not (tmp_path / "out").exists()
+    capfd.readouterr()
+    assert main(["data", "build-gm", "--soundfont", str(truncated), "--out", str(tmp_path / "out")]) == 2
+    err = capfd.readouterr().err.strip()  # file descriptor 2: FluidSynth's loader prints nothing of its own
+    assert len(err.splitlines()) == 1 and "could not load this file as a SoundFont" in err, err
+
+
+FSIZE_SCRIPT = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (50000, 50000))  # build.json fits, a 128 kB WAV does not
+from gansynth.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _build_with_small_file_limit(timgm: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Run `data build-gm` in a process whose files may not exceed 50 kB: the first WAV write fails
+    the way a full disk fails it (a real OS error; ENOSPC itself needs a small file system)."""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]), OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-c", FSIZE_SCRIPT, "data", "build-gm", "--soundfont", str(timgm),
+                           "--out", str(out), "--programs", "0", "--pitches", "60,61", "--velocities", "100",
+                           *extra], env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_a_write_error_is_one_line_and_a_fresh_folder_is_removed(timgm: Path, tmp_path: Path) -> None:
+    out = tmp_path / "new" / "gm"
+    run = _build_with_small_file_limit(timgm, out)
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if "error" in line]  # the rest: the progress bar
+    assert len(errors) == 1 and errors[0].startswith("gansynth: error: "), run.stderr
+    err = errors[0]
+    assert re.search(r"gm/audio/keyboard_acoustic_000-06[01]-100.wav: could not be written", err), err
+    assert not (tmp_path / "new").exists()  # the build made new/ and removed it
+    # a user's own folder stays, with only what was there
+    user = tmp_path / "mine"
+    user.mkdir()
+    (user / "readme.txt").write_text("mine\n")
+    assert _build_with_small_file_limit(timgm, user).returncode == 2
+    assert sorted(p.name for p in user.iterdir()) == ["readme.txt"]
+
+
+def test_a_failed_resume_keeps_the_earlier_notes(gm_copy: Path, timgm: Path) -> None:
+    settings = small_settings()
+    before = sorted(p.name for p in (gm_copy / "audio").iterdir())
+    victim = gm_copy / "audio" / before[0]
+    victim.unlink()
+    script = (f"{FSIZE_SCRIPT.split('from gansynth.cli')[0]}\nfrom gansynth.data.gm import build_gm\n"
+              f"from tests.data.conftest import small_settings\n"
+              f"build_gm(small_settings(), {str(gm_copy)!r}, progress=False)\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]), OMP_NUM_THREADS="1")
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0 and f"{victim}: could not be written" in run.stderr
+    assert sorted(p.name for p in (gm_copy / "audio").iterdir()) == before[1:]
+    assert (gm_copy / "build.json").is_file() and (gm_copy / "examples.json").is_file()
+    result = build_gm(settings, gm_copy, progress=False)  # resumes once writing works again
+    assert result.rendered == 1 and victim.is_file()
+
+
+@pytest.mark.parametrize("case", ["file", "below a file", "proc", "sys"])
+def test_unwritable_output_is_refused_before_work(case: str, timgm: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    existing = tmp_path / "file.txt"
+    existing.write_text("keep me\n")
+    out, message = {
+        "file": (existing, "file.txt: exists and is not a folder"),
+        "below a file": (existing / "sub", "file.txt is a file, so no folder can be created below it"),
+        "proc": (Path(f"/proc/gansynth-test-{os.getpid()}/gm"),
+                 "cannot create or write the output folder (No such file or directory)"),
+        "sys": (Path(f"/sys/gansynth-test-{os.getpid()}"), "cannot create or write the output folder"),
+    }[case]
+    if case in ("proc", "sys") and not Path(f"/{case}/self" if case == "proc" else "/sys/kernel").exists():
+        pytest.skip(f"no /{case} file system here")
+    assert main(["data", "build-gm", "--soundfont", str(timgm), "--out", str(out), "--programs", "0",
+                 "--pitches", "60", "--velocities", "100"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and str(out) in err
+    assert existing.read_text() == "keep me\n" and (case == "file" or not out.exists())
+
+
+def test_read_only_output_folder_is_refused(timgm: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders: chmod cannot reproduce this as root")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        assert main(["data", "build-gm", "--soundfont", str(timgm), "--out", str(folder / "gm"),
+                     "--programs", "0", "--pitches", "60", "--velocities", "100"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "cannot create or write the output folder (Permission denied)" in err
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o755)

@@ -180,3 +180,55 @@ def test_cli_info_check_counts_bad_notes(fixture_copy: Path, capsys: pytest.Capt
     assert main(["data", "info", str(fixture_copy), "--check", "--skip-bad", "--set", "data.families=[flute]"]) == 0
     out = capsys.readouterr().out
     assert "kept 8 of 31 notes" in out and "skipped 1 bad notes" in out and "families: flute 8" in out
+
+
+def _write_lengths(folder: Path, samples: dict[str, int]) -> dict[str, Path]:
+    """Rewrite the named fixture notes' WAVs with `samples` samples each (16 kHz, PCM 16)."""
+    paths = {}
+    for name, n in samples.items():
+        path = folder / "audio" / f"{name}.wav"
+        audio = read_wav(path)
+        sf.write(str(path), np.resize(audio, n), 16000, subtype="PCM_16")
+        paths[name] = path
+    return paths
+
+
+def test_short_and_long_audio_is_padded_or_cropped_and_counted(fixture_copy: Path) -> None:
+    short, long, near = "flute_acoustic_073-060-127", "bass_electronic_033-048-075", "keyboard_acoustic_000-036-075"
+    paths = _write_lengths(fixture_copy, {short: 28, long: 128000, near: 64000 - 100})
+    assert paths[short].stat().st_size == 100  # the issue's 100-byte WAV: 44-byte header + 28 samples
+    source = NSynthFolder(fixture_copy)
+    # 100 samples (6 ms) short is within the 10 ms tolerance: fitted without a word
+    assert source.report.fitted == {short: "short audio", long: "long audio"}
+    assert source.report.total == 0 and len(source) == 32
+    assert source.report.summary() == "zero-padded 1 notes (short audio), cropped 1 notes (long audio)"
+    assert any(f"{short}.wav: short audio: 28 samples at 16000 Hz (0.002 s), expected 4.000 s" in m
+               for m in source.report.examples)
+    i = [m.note_str for m in source.notes].index(short)
+    audio = source.load_audio(i)  # padding and cropping stay the default behaviour
+    assert audio.shape == (64000,) and audio[:28].any() and not audio[28:].any()
+    assert len(source.report.fitted) == 2  # loading a counted note does not count it again
+
+
+def test_short_and_long_audio_is_bad_data_with_strict(fixture_copy: Path) -> None:
+    short, long = "flute_acoustic_073-060-127", "bass_electronic_033-048-075"
+    _write_lengths(fixture_copy, {short: 28, long: 64000 + 200})  # 12.5 ms long: past the tolerance
+    with pytest.raises(BadInputError, match=rf"{long}.wav: long audio: 64200 samples .* \(strict mode\)"):
+        NSynthFolder(fixture_copy, strict=True)
+    source = NSynthFolder(fixture_copy, strict=True, skip_bad=True)
+    assert len(source) == 30 and source.report.counts == {"short audio": 1, "long audio": 1}
+    assert not source.report.fitted
+    with pytest.raises(BadInputError, match="short audio: 28 samples"):
+        read_wav(fixture_copy / "audio" / f"{short}.wav", strict=True)
+
+
+def test_cli_info_check_reports_short_audio(fixture_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write_lengths(fixture_copy, {"flute_acoustic_073-060-127": 28})
+    assert main(["data", "info", str(fixture_copy), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "no bad notes" not in out
+    assert "kept 32 of 32 notes; zero-padded 1 notes (short audio)" in out
+    assert "bad: " in out and "flute_acoustic_073-060-127.wav: short audio: 28 samples" in out
+    assert main(["data", "info", str(fixture_copy), "--check", "--strict"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "short audio: 28 samples at 16000 Hz" in err and "(strict mode)" in err

@@ -150,3 +150,24 @@ def test_duplicate_and_malformed_records(tmp_path: Path) -> None:
     records = NSynthTFRecord(path, skip_bad=True)
     assert len(records) == 32
     assert records.report.counts == {"duplicate id": 1, "bad metadata": 1}
+
+
+def test_short_audio_in_a_record_is_counted_or_refused_with_strict(tmp_path: Path) -> None:
+    folder = NSynthFolder(FIXTURE_DIR)
+    buffer = io.BytesIO()
+    writer = RecordWriter(buffer)
+    for i, meta in enumerate(folder.notes):
+        audio = folder.load_audio(i)
+        writer.write(_encode(meta.to_json(), audio[:1000] if i == 3 else audio))
+    path = tmp_path / "short.tfrecord"
+    path.write_bytes(buffer.getvalue())
+    records = NSynthTFRecord(path)
+    name = folder.notes[3].note_str
+    assert records.report.fitted == {name: "short audio"} and len(records) == 32
+    assert "zero-padded 1 notes (short audio)" in records.report.summary()
+    assert records.load_audio(3)[1000:].sum() == 0
+    with pytest.raises(BadInputError, match=r"short.tfrecord \(record at byte \d+\): short audio: 1000 "
+                       r"samples at 16000 Hz .* \(strict mode\)"):
+        NSynthTFRecord(path, strict=True)
+    strict = NSynthTFRecord(path, strict=True, skip_bad=True)
+    assert len(strict) == 31 and strict.report.counts == {"short audio": 1}

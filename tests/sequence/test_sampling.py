@@ -141,18 +141,22 @@ def test_grammar_masks(tokenizer: EventTokenizer) -> None:
 
 
 def test_bad_options_are_user_errors_naming_the_value() -> None:
-    cases = [({"seconds": 0.0}, "seconds must be positive, got 0.0"),
+    cases = [({"seconds": 0.0}, "seconds must be greater than 0, got 0.0"),
+             ({"seconds": float("inf")}, "seconds must be a finite number, got inf"),
+             ({"seconds": 7200.0}, r"seconds must lie in \.\.3600, got 7200.0"),
              ({"temperature": -1.0}, "temperature must be positive, got -1.0"),
+             ({"temperature": float("nan")}, "temperature must be positive, got nan"),
              ({"top_p": 0.0}, r"top_p must be in \(0, 1\] \(1: off\), got 0.0"),
              ({"top_p": 1.5}, "top_p must be in .*, got 1.5"),
-             ({"top_k": -1}, "top_k must be >= 0 .*, got -1"),
-             ({"polyphony": -2}, "polyphony must be >= 0 .*, got -2"),
-             ({"max_tokens": -3}, "max_tokens must be >= 0 .*, got -3")]
+             ({"top_k": -1}, r"top_k \(0: off\) must lie in 0\.\., got -1"),
+             ({"polyphony": -2}, r"polyphony \(0: no limit\) must lie in 0\.\.128, got -2"),
+             ({"polyphony": 10**20}, r"polyphony \(0: no limit\) must lie in 0\.\.128, got 10+"),
+             ({"max_tokens": -3}, r"max_tokens \(0: automatic\) must lie in 0\.\., got -3")]
     for kwargs, message in cases:
         with pytest.raises(BadInputError, match=f"^{message}$"):
             SamplingOptions(**kwargs)  # type: ignore[arg-type]
 
 
 def test_num_must_be_positive(tiny_model: LstmLanguageModel, tokenizer: EventTokenizer) -> None:
-    with pytest.raises(BadInputError, match="^num must be >= 1, got 0$"):
+    with pytest.raises(BadInputError, match="^num must lie in 1..256, got 0$"):
         continue_tokens(tiny_model, tokenizer, [], OPTIONS, num=0)
