@@ -13,6 +13,7 @@ import numpy as np
 
 from gansynth import checks
 from gansynth.checkpoint import GeneratorModel, load_model
+from gansynth.classifier import Classifier
 from gansynth.errors import BadInputError
 from gansynth.io import atomic_path, check_output
 
@@ -156,3 +157,81 @@ def comparison_figure(path: str | os.PathLike[str], generated: Sequence[np.ndarr
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=70, format="png")
     plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# the whole report: classifier metrics, pyin and signal checks, generated beside real
+
+
+@dataclass(frozen=True)
+class SideReport:
+    """The figures of one set of notes (docs/evaluation.md). For the generated side, `fid` and
+    `ndb` compare it with the real notes; for the real side they are the real-vs-real baseline
+    (held-out real notes against the same number of training-split real notes), or None when
+    the dataset has no other split to compare with."""
+
+    notes: int
+    pitch_accuracy: float
+    pitch_entropy: float
+    family_entropy: float
+    fid: float | None
+    ndb: int | None
+    ndb_k: int
+    pyin_accuracy: float
+    pyin_notes: int
+    pyin_by_octave: dict[str, float]
+    hiband_energy: float
+    release_level: float
+    spectral_flatness: float
+
+
+def _octaves(report: PitchReport, pitch_min: int, pitch_max: int) -> dict[str, float]:
+    out = {}
+    for low in range(pitch_min, pitch_max + 1, 12):
+        high = min(low + 11, pitch_max)
+        total = sum(low <= p <= high for p in report.pitches)
+        misses = sum(low <= p <= high for p in report.missed)
+        if total:
+            out[f"{low}-{high}"] = (total - misses) / total
+    return out
+
+
+def note_embeddings(classifier: Classifier, audios: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(classifier embeddings (N, 256), NDB features (N, 4096): the flattened log-mel features)
+    of audios (N, samples) at 16 kHz."""
+    from gansynth.classifier import note_features
+
+    return classifier.classify(audios)[2], note_features(audios).flatten(1).double().numpy()
+
+
+def set_distance(reference: tuple[np.ndarray, np.ndarray], other: tuple[np.ndarray, np.ndarray],
+                 ndb_k: int = 50, seed: int = 0) -> tuple[float, int, int]:
+    """(FID in the classifier's embedding, NDB, bins) of `other` against `reference`, each given
+    as `note_embeddings`; NDB's bins are k-means clusters of the reference's features."""
+    from gansynth import metrics
+
+    result = metrics.ndb(reference[1], other[1], k=ndb_k, seed=seed)
+    return metrics.frechet_distance(reference[0], other[0]), result.ndb, result.k
+
+
+def side_report(classifier: Classifier, audios: np.ndarray, pitches: Sequence[int],
+                sample_rate: int, pyin_notes: int, desc: str | None = None) -> SideReport:
+    """The figures of one set of notes, audios (N, samples) at `sample_rate` (16 kHz for the
+    classifier) with their asked pitches; FID and NDB are left None (see `set_distance`)."""
+    from gansynth import metrics
+
+    labels = np.asarray(pitches) - classifier.pitch_min
+    pitch_probs, family_probs, _ = classifier.classify(audios)
+    # pyin is slow: it tracks `pyin_notes` notes spread evenly over the set (generated sets are
+    # ordered by pitch, so the first ones would all be low notes)
+    pick = np.unique(np.round(np.linspace(0, len(audios) - 1, min(pyin_notes, len(audios)))).astype(int))
+    pyin = pitch_report([audios[i] for i in pick], [pitches[i] for i in pick], sample_rate, desc=desc)
+    return SideReport(
+        notes=len(audios), pitch_accuracy=metrics.pitch_accuracy(pitch_probs, labels),
+        pitch_entropy=metrics.pitch_entropy(pitch_probs),
+        family_entropy=metrics.pitch_entropy(family_probs), fid=None, ndb=None, ndb_k=0,
+        pyin_accuracy=pyin.accuracy, pyin_notes=pyin.total,
+        pyin_by_octave=_octaves(pyin, classifier.pitch_min, classifier.pitch_max),
+        hiband_energy=float(np.mean(metrics.hiband_energy(audios, sample_rate))),
+        release_level=float(np.mean(metrics.release_level_db(audios, sample_rate))),
+        spectral_flatness=float(np.mean(metrics.spectral_flatness_db(audios, sample_rate))))

@@ -4,20 +4,42 @@ notes side by side with real notes) and `gansynth spectrogram` (a PNG of an audi
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gansynth.evaluate import SideReport
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
-        "evaluate", help="pitch accuracy (pyin) of a model's notes side by side with real notes")
+        "evaluate", help="a model's notes beside real notes: classifier pitch accuracy and entropy, "
+                         "FID, NDB, pyin pitch accuracy and signal checks")
     parser.add_argument("--model", default=None, help="exported model .pt (default: the shipped one)")
     parser.add_argument("--real", required=True, help="NSynth-style folder of real notes to compare with")
-    parser.add_argument("--split", default=None, help="only real notes of this split (splits.csv)")
-    parser.add_argument("--notes", type=int, default=122, help="notes measured on each side (default 122)")
+    parser.add_argument("--split", default=None,
+                        help="split of the real notes (default: test where the dataset has splits.csv; "
+                             "its train split is then the real-vs-real baseline)")
+    parser.add_argument("--notes", type=int, default=512, help="notes measured on each side (default 512)")
+    parser.add_argument("--pyin-notes", type=int, default=122,
+                        help="of those, notes whose pitch pyin tracks (slow; default 122)")
+    parser.add_argument("--classifier", default=None, help="note classifier file (default: the shipped one)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="write the figures to this JSON file")
     parser.add_argument("--figure", default=None, help="PNG of generated vs real spectrograms")
     parser.add_argument("--quiet", action="store_true")
     parser.set_defaults(handler=run_evaluate)
+
+    classifier = subparsers.add_parser(
+        "train-classifier", help="train the note classifier that evaluate measures with",
+        description="Train the pitch + instrument-family classifier (gansynth.classifier) on the "
+                    "train split of an NSynth-style dataset (splits.csv, e.g. from data build-gm), "
+                    "keep the best epoch on valid, and store the test split's accuracies in the file.")
+    classifier.add_argument("dataset", help="NSynth-style folder with splits.csv")
+    classifier.add_argument("-o", "--output", required=True, help="classifier file to write (.pt)")
+    classifier.add_argument("--epochs", type=int, default=8, help="passes over the train split (default 8)")
+    classifier.add_argument("--seed", type=int, default=0)
+    classifier.add_argument("--quiet", action="store_true")
+    classifier.set_defaults(handler=run_train_classifier)
 
     spectrogram = subparsers.add_parser("spectrogram", help="write a spectrogram PNG of an audio file")
     spectrogram.add_argument("audio", help="input .wav or .flac")
@@ -26,51 +48,92 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     spectrogram.set_defaults(handler=run_spectrogram)
 
 
+def run_train_classifier(args: argparse.Namespace) -> None:
+    from gansynth.classifier_train import train_classifier
+
+    def show(epoch: int, loss: float, pitch: float, family: float) -> None:
+        print(f"epoch {epoch}: train loss {loss:.3f}, valid pitch accuracy {pitch:.3f}, "
+              f"family accuracy {family:.3f}", flush=True)
+
+    classifier = train_classifier(args.dataset, args.output, epochs=args.epochs, seed=args.seed,
+                                  progress=not args.quiet, on_epoch=show)
+    m = classifier.metrics
+    print(f"wrote {args.output}: test pitch accuracy {m['test_pitch_accuracy']:.3f}, family accuracy "
+          f"{m['test_family_accuracy']:.3f} ({int(m['test_notes'])} notes of "
+          f"{int(m['test_instruments'])} instruments it never saw)")
+
+
 def run_spectrogram(args: argparse.Namespace) -> None:
     from gansynth.plots import save_spectrogram_png
 
     save_spectrogram_png(args.audio, args.output, args.title)
 
 
+def _real_split(dataset: str, split: str | None) -> str | None:
+    """The split of the real notes: the asked one, else "test" where the dataset has splits.csv."""
+    from pathlib import Path
+
+    if split is not None:
+        return split
+    return "test" if (Path(dataset) / "splits.csv").is_file() else None
+
+
 def run_evaluate(args: argparse.Namespace) -> None:
+    import dataclasses
     import json
-    from dataclasses import asdict
 
     import numpy as np
 
+    from gansynth.classifier import load_classifier
     from gansynth.evaluate import (
         comparison_figure,
         generated_notes,
-        octave_rows,
-        pitch_report,
+        note_embeddings,
         real_notes,
+        set_distance,
+        side_report,
     )
     from gansynth.io import atomic_path, check_output
 
-    # every output is checked before the minutes of generation and pitch tracking
+    # every output is checked before the minutes of generation and measurement
     if args.json:
         check_output(args.json, (".json",), "--json output")
     if args.figure:
         check_output(args.figure, (".png",), "--figure output")
+    pyin_notes = min(args.pyin_notes, args.notes)
+    classifier = load_classifier(args.classifier)
     gen_audio, gen_pitch, model = generated_notes(args.model, args.notes, args.seed)
     pitch_min, pitch_max, rate = model.pitch_min, model.pitch_max, model.sample_rate
+    split = _real_split(args.real, args.split)
     real_audio, real_pitch, real_names = real_notes(args.real, pitch_min, pitch_max, args.notes,
-                                                    rate, model.note_length, args.split, args.seed)
-    gen = pitch_report(gen_audio, gen_pitch, rate, desc=None if args.quiet else "pyin on generated notes")
-    real = pitch_report(real_audio, real_pitch, rate, desc=None if args.quiet else "pyin on real notes")
-    ratio = gen.accuracy / real.accuracy if real.accuracy else float("nan")
-    print(f"pitch accuracy (pyin median f0 within +-{gen.tolerance} semitone, MIDI {pitch_min}-{pitch_max}):")
-    print(f"  generated : {gen.accuracy:6.1%}  ({gen.hits}/{gen.total}, {gen.unvoiced} unvoiced)")
-    print(f"  real      : {real.accuracy:6.1%}  ({real.hits}/{real.total}, {real.unvoiced} unvoiced)"
-          f"  [{args.real}{', split ' + args.split if args.split else ''}]")
-    print(f"  generated / real: {ratio:.2f}")
-    print("by octave (generated, real):")
-    print("\n".join(octave_rows([gen, real], pitch_min, pitch_max)))
+                                                    rate, model.note_length, split, args.seed)
+    quiet = args.quiet
+    gen = side_report(classifier, np.stack(gen_audio), gen_pitch, rate, pyin_notes,
+                      desc=None if quiet else "pyin on generated notes")
+    real = side_report(classifier, np.stack(real_audio), real_pitch, rate, pyin_notes,
+                       desc=None if quiet else "pyin on real notes")
+    reference = note_embeddings(classifier, np.stack(real_audio))
+    fid, ndb, k = set_distance(reference, note_embeddings(classifier, np.stack(gen_audio)), seed=args.seed)
+    gen = dataclasses.replace(gen, fid=fid, ndb=ndb, ndb_k=k)
+    baseline = "none (the real notes have no other split)"
+    if split is not None and split != "train":
+        base_audio, _, _ = real_notes(args.real, pitch_min, pitch_max, args.notes, rate,
+                                      model.note_length, "train", args.seed)
+        fid, ndb, k = set_distance(reference, note_embeddings(classifier, np.stack(base_audio)),
+                                   seed=args.seed)
+        real = dataclasses.replace(real, fid=fid, ndb=ndb, ndb_k=k)
+        baseline = f"{len(base_audio)} train-split notes against the {split} notes"
+    where = f"{args.real}{', split ' + split if split else ''}"
+    print(f"{gen.notes} generated notes (MIDI {pitch_min}-{pitch_max}) beside {real.notes} real notes "
+          f"[{where}]; real-side FID/NDB: {baseline}")
+    print("\n".join(format_table(gen, real)))
     if args.json:
         with atomic_path(args.json) as tmp:
-            tmp.write_text(json.dumps({"generated": asdict(gen), "real": asdict(real),
-                                       "ratio": ratio, "model": args.model, "real_dataset": str(args.real),
-                                       "split": args.split}, indent=1))
+            tmp.write_text(json.dumps({
+                "generated": dataclasses.asdict(gen), "real": dataclasses.asdict(real),
+                "model": args.model, "classifier": args.classifier, "real_dataset": str(args.real),
+                "split": split, "baseline": baseline, "seed": args.seed,
+                "classifier_test_accuracy": classifier.metrics.get("test_pitch_accuracy")}, indent=1))
     if args.figure:
         # one column per pitch that both sides have, real notes from distinct instruments
         columns = [real_pitch.index(q) for q in (36, 48, 60, 72) if q in real_pitch]
@@ -78,3 +141,26 @@ def run_evaluate(args: argparse.Namespace) -> None:
         gens = [gen_audio[int(np.argmin(np.abs(np.array(gen_pitch) - real_pitch[j])))] for j in columns]
         comparison_figure(args.figure, gens, [real_audio[j] for j in columns],
                           [f"MIDI {real_pitch[j]}\n{real_names[j]}" for j in columns], rate)
+
+
+def format_table(gen: SideReport, real: SideReport) -> list[str]:
+    """The side-by-side table of two `SideReport`s (generated, real)."""
+    def cell(value: object, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
+
+    rows = [("classifier pitch accuracy", "pitch_accuracy", ".3f"),
+            ("pitch entropy (nats)", "pitch_entropy", ".3f"),
+            ("FID (classifier embedding)", "fid", ".2f"),
+            ("NDB (k-means bins differing)", "ndb", "d"),
+            ("pyin pitch accuracy", "pyin_accuracy", ".3f"),
+            ("energy above 7 kHz", "hiband_energy", ".4f"),
+            ("level after release (dB)", "release_level", ".1f"),
+            ("spectral flatness (dB)", "spectral_flatness", ".1f")]
+    lines = [f"  {'':30s} {'generated':>10s} {'real':>10s}"]
+    for label, key, fmt in rows:
+        lines.append(f"  {label:30s} {cell(getattr(gen, key), fmt):>10s} {cell(getattr(real, key), fmt):>10s}")
+    bands = sorted({*gen.pyin_by_octave, *real.pyin_by_octave}, key=lambda b: int(b.split("-")[0]))
+    for band in bands:
+        g, r = gen.pyin_by_octave.get(band), real.pyin_by_octave.get(band)
+        lines.append(f"  {'  pyin MIDI ' + band:30s} {cell(g, '.3f'):>10s} {cell(r, '.3f'):>10s}")
+    return lines
