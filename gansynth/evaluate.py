@@ -73,20 +73,6 @@ def pitch_report(audios: Sequence[np.ndarray], pitches: Sequence[int], sample_ra
     return PitchReport(hits, len(pitches), unvoiced, tolerance, tuple(int(p) for p in pitches), tuple(missed))
 
 
-def octave_rows(reports: Sequence[PitchReport], pitch_min: int, pitch_max: int) -> list[str]:
-    """One line per octave band (12 pitches from pitch_min) with each report's hits / notes."""
-    rows = []
-    for low in range(pitch_min, pitch_max + 1, 12):
-        high = min(low + 11, pitch_max)
-        cells = []
-        for report in reports:
-            total = sum(low <= p <= high for p in report.pitches)
-            misses = sum(low <= p <= high for p in report.missed)
-            cells.append(f"{total - misses:3d}/{total:<3d}" if total else "   -   ")
-        rows.append(f"  MIDI {low}-{high}: " + "   ".join(cells))
-    return rows
-
-
 def real_notes(dataset: str | os.PathLike[str], pitch_min: int, pitch_max: int, count: int,
                sample_rate: int, note_length: int, split: str | None = None, seed: int = 0
                ) -> tuple[list[np.ndarray], list[int], list[str]]:
@@ -185,7 +171,9 @@ class SideReport:
     spectral_flatness: float
 
 
-def _octaves(report: PitchReport, pitch_min: int, pitch_max: int) -> dict[str, float]:
+def pyin_by_octave(report: PitchReport, pitch_min: int, pitch_max: int) -> dict[str, float]:
+    """Share of hits per octave band of 12 pitches from pitch_min ("24-35": 0.5, ...); bands
+    without notes are left out."""
     out = {}
     for low in range(pitch_min, pitch_max + 1, 12):
         high = min(low + 11, pitch_max)
@@ -231,7 +219,7 @@ def side_report(classifier: Classifier, audios: np.ndarray, pitches: Sequence[in
         pitch_entropy=metrics.pitch_entropy(pitch_probs),
         family_entropy=metrics.pitch_entropy(family_probs), fid=None, ndb=None, ndb_k=0,
         pyin_accuracy=pyin.accuracy, pyin_notes=pyin.total,
-        pyin_by_octave=_octaves(pyin, classifier.pitch_min, classifier.pitch_max),
+        pyin_by_octave=pyin_by_octave(pyin, classifier.pitch_min, classifier.pitch_max),
         hiband_energy=float(np.mean(metrics.hiband_energy(audios, sample_rate))),
         release_level=float(np.mean(metrics.release_level_db(audios, sample_rate))),
         spectral_flatness=float(np.mean(metrics.spectral_flatness_db(audios, sample_rate))))
