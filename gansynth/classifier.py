@@ -114,9 +114,15 @@ class Classifier:
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(B, samples) audio at 16 kHz -> pitch probabilities (B, P) over pitch_min..pitch_max,
         family probabilities (B, F) and embeddings (B, 256), float64."""
+        return self.classify_features(note_features(audio), batch)
+
+    @torch.no_grad()
+    def classify_features(self, features: torch.Tensor, batch: int = 64
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`classify` of features already made by `note_features`: (B, 1, 8, 512)."""
         pitch, family, embedding = [], [], []
-        for start in range(0, len(audio), batch):
-            logits_p, logits_f, emb = self.model(note_features(audio[start:start + batch]))
+        for start in range(0, len(features), batch):
+            logits_p, logits_f, emb = self.model(features[start:start + batch])
             pitch.append(logits_p.softmax(-1).double().numpy())
             family.append(logits_f.softmax(-1).double().numpy())
             embedding.append(emb.double().numpy())

@@ -189,7 +189,8 @@ def note_embeddings(classifier: Classifier, audios: np.ndarray) -> tuple[np.ndar
     of audios (N, samples) at 16 kHz."""
     from gansynth.classifier import note_features
 
-    return classifier.classify(audios)[2], note_features(audios).flatten(1).double().numpy()
+    features = note_features(audios)
+    return classifier.classify_features(features)[2], features.flatten(1).double().numpy()
 
 
 def set_distance(reference: tuple[np.ndarray, np.ndarray], other: tuple[np.ndarray, np.ndarray],
@@ -203,18 +204,22 @@ def set_distance(reference: tuple[np.ndarray, np.ndarray], other: tuple[np.ndarr
 
 
 def side_report(classifier: Classifier, audios: np.ndarray, pitches: Sequence[int],
-                sample_rate: int, pyin_notes: int, desc: str | None = None) -> SideReport:
+                sample_rate: int, pyin_notes: int, desc: str | None = None
+                ) -> tuple[SideReport, tuple[np.ndarray, np.ndarray]]:
     """The figures of one set of notes, audios (N, samples) at `sample_rate` (16 kHz for the
-    classifier) with their asked pitches; FID and NDB are left None (see `set_distance`)."""
+    classifier) with their asked pitches; FID and NDB are left None (see `set_distance`).
+    Also returns the set's `note_embeddings`, so the classifier runs once per set."""
     from gansynth import metrics
+    from gansynth.classifier import note_features
 
     labels = np.asarray(pitches) - classifier.pitch_min
-    pitch_probs, family_probs, _ = classifier.classify(audios)
+    features = note_features(audios)
+    pitch_probs, family_probs, embeddings = classifier.classify_features(features)
     # pyin is slow: it tracks `pyin_notes` notes spread evenly over the set (generated sets are
     # ordered by pitch, so the first ones would all be low notes)
     pick = np.unique(np.round(np.linspace(0, len(audios) - 1, min(pyin_notes, len(audios)))).astype(int))
     pyin = pitch_report([audios[i] for i in pick], [pitches[i] for i in pick], sample_rate, desc=desc)
-    return SideReport(
+    report = SideReport(
         notes=len(audios), pitch_accuracy=metrics.pitch_accuracy(pitch_probs, labels),
         pitch_entropy=metrics.pitch_entropy(pitch_probs),
         family_entropy=metrics.pitch_entropy(family_probs), fid=None, ndb=None, ndb_k=0,
@@ -223,3 +228,4 @@ def side_report(classifier: Classifier, audios: np.ndarray, pitches: Sequence[in
         hiband_energy=float(np.mean(metrics.hiband_energy(audios, sample_rate))),
         release_level=float(np.mean(metrics.release_level_db(audios, sample_rate))),
         spectral_flatness=float(np.mean(metrics.spectral_flatness_db(audios, sample_rate))))
+    return report, (embeddings, features.flatten(1).double().numpy())

@@ -39,27 +39,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     build.set_defaults(handler=_build_gm)
 
     cache = sub.add_parser("cache", help="store a dataset's spectral features in a memory-mapped cache")
-    cache.add_argument("dataset", help="NSynth-style folder or TFRecord file")
-    cache.add_argument("--config", help="training recipe (validated as `gansynth train` does) whose "
-                       "`spectral` and `data` sections apply")
+    _dataset_options(cache, "`spectral` and `data` sections apply", "skip and count unreadable notes",
+                     "spectral.layout=base data.families=[keyboard]")
     cache.add_argument("--out", help="cache folder (default: data.cache, else <dataset>/cache)")
     cache.add_argument("--dtype", default="float32", choices=["float32", "float16"])
-    cache.add_argument("--skip-bad", action="store_true", help="skip and count unreadable notes")
-    cache.add_argument("--strict", action="store_true", help="refuse audio at another sample rate")
-    cache.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
-                       help="config overrides such as spectral.layout=base data.families=[keyboard]")
     cache.set_defaults(handler=_cache)
 
     info = sub.add_parser("info", help="summarize a dataset (and with --check decode every note)")
-    info.add_argument("dataset", help="NSynth-style folder or TFRecord file")
-    info.add_argument("--config", help="training recipe (validated as `gansynth train` does) whose "
-                      "`data` section filters the notes")
+    _dataset_options(info, "`data` section filters the notes", "skip and count bad notes",
+                     "data.split=train")
     info.add_argument("--check", action="store_true", help="decode every note's audio")
-    info.add_argument("--skip-bad", action="store_true", help="skip and count bad notes")
-    info.add_argument("--strict", action="store_true", help="refuse audio at another sample rate")
-    info.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
-                      help="config overrides such as data.split=train")
     info.set_defaults(handler=_info)
+
+
+def _dataset_options(parser: argparse.ArgumentParser, config_use: str, skip_help: str,
+                     override_example: str) -> None:
+    """The dataset argument and the options `data cache` and `data info` share."""
+    parser.add_argument("dataset", help="NSynth-style folder or TFRecord file")
+    parser.add_argument("--config", help="training recipe (validated as `gansynth train` does) whose "
+                        + config_use)
+    parser.add_argument("--skip-bad", action="store_true", help=skip_help)
+    parser.add_argument("--strict", action="store_true", help="refuse audio at another sample rate")
+    parser.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[],
+                        metavar="KEY=VALUE", help=f"config overrides such as {override_example}")
 
 
 def load_sections(path: str | None, overrides: list[str], dataset: str,

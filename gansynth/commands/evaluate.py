@@ -108,12 +108,11 @@ def run_evaluate(args: argparse.Namespace) -> None:
     real_audio, real_pitch, real_names = real_notes(args.real, pitch_min, pitch_max, args.notes,
                                                     rate, model.note_length, split, args.seed)
     quiet = args.quiet
-    gen = side_report(classifier, np.stack(gen_audio), gen_pitch, rate, pyin_notes,
-                      desc=None if quiet else "pyin on generated notes")
-    real = side_report(classifier, np.stack(real_audio), real_pitch, rate, pyin_notes,
-                       desc=None if quiet else "pyin on real notes")
-    reference = note_embeddings(classifier, np.stack(real_audio))
-    fid, ndb, k = set_distance(reference, note_embeddings(classifier, np.stack(gen_audio)), seed=args.seed)
+    gen, generated = side_report(classifier, np.stack(gen_audio), gen_pitch, rate, pyin_notes,
+                                 desc=None if quiet else "pyin on generated notes")
+    real, reference = side_report(classifier, np.stack(real_audio), real_pitch, rate, pyin_notes,
+                                  desc=None if quiet else "pyin on real notes")
+    fid, ndb, k = set_distance(reference, generated, seed=args.seed)
     gen = dataclasses.replace(gen, fid=fid, ndb=ndb, ndb_k=k)
     baseline = "none (the real notes have no other split)"
     if split is not None and split != "train":
