@@ -95,7 +95,7 @@ NSYNTH_SOURCES = ("acoustic", "electronic", "synthetic")
 class DataConfig:
     """Which notes to train on and how to read them (gansynth.data, docs/data.md).
 
-    path: an NSynth-style folder (examples.json + audio/*.wav) or an NSynth TFRecord file.
+    path: an NSynth-style folder (examples.json + audio/*.wav or *.flac) or an NSynth TFRecord file.
     split: keep only notes of this split (e.g. "train"); None keeps every note.
     split_csv: the `id,split` CSV; None means `<path>/splits.csv` when `split` is set.
     pitch_min, pitch_max: MIDI pitch range kept (inclusive); other notes are left out and counted.

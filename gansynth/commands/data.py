@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     build.add_argument("--gain", type=float, default=0.6, help="FluidSynth master gain (default 0.6)")
     build.add_argument("--silence-db", type=float, default=-60.0,
                        help="notes whose peak is below this (dBFS) are skipped as silent (default -60)")
+    build.add_argument("--audio-format", default="wav", choices=["wav", "flac"],
+                       help="write audio/<note_str>.wav or .flac: the same 16-bit samples, FLAC in "
+                       "30-40%% of the bytes (default wav; a rerun resumes only in the build's format)")
     build.set_defaults(handler=_build_gm)
 
     cache = sub.add_parser("cache", help="store a dataset's spectral features in a memory-mapped cache")
@@ -122,7 +125,7 @@ def _build_gm(args: argparse.Namespace) -> None:
         programs=parse_int_list(args.programs, "programs", 0, 127),
         pitches=parse_int_list(args.pitches, "pitches", 0, 127),
         velocities=parse_int_list(args.velocities, "velocities", 1, 127),
-        gain=args.gain, silence_db=args.silence_db, split_by=args.split_by)
+        gain=args.gain, silence_db=args.silence_db, split_by=args.split_by, audio_format=args.audio_format)
     result = build_gm(settings, args.out, workers=args.workers)
     print(result.summary())
 

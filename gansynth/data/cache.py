@@ -5,7 +5,9 @@ Layout: `<cache>/<key>/features.npy` (N, 2, frames, bins) float32 or float16 and
 each note id, the notes skipped as bad and the notes padded or cropped to the note length). `key` = "spec-" + a hash of the spectral config and dtype, so a run with another
 spectral config looks in another folder and never reads features made for a different one; a
 dataset whose examples.json (or TFRecord file) changed no longer matches the fingerprint and is
-refused. A cache folder is built under a temporary name and renamed into place when complete.
+refused. Audio is read through the source, so a folder's notes may be WAV or FLAC (the same 16-bit
+samples either way: converting a folder between the two keeps its cache valid). A cache folder is
+built under a temporary name and renamed into place when complete.
 """
 
 from __future__ import annotations

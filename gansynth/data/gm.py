@@ -2,17 +2,18 @@
 
 Each note (program, pitch, velocity) is rendered on its own: note-on at 0, note-off at 3 s, 4 s in
 all, reverb and chorus off, at 48 kHz, then resampled to 16 kHz with a polyphase anti-aliasing
-filter (FluidSynth's own interpolation at 16 kHz would alias the SoundFont's 44.1 kHz samples) and
-written as 16-bit PCM `audio/<note_str>.wav`. Metadata follow the GM -> NSynth mapping of
-`gansynth.data.gm_programs`. Notes whose peak is below `silence_db` (keys a SoundFont does not map)
+filter (FluidSynth's own interpolation at 16 kHz would alias the SoundFont's 44.1 kHz samples),
+rounded to 16 bits here (`to_pcm16`) and written as `audio/<note_str>.wav` or, with
+`audio_format="flac"`, as the same samples in `audio/<note_str>.flac`. Metadata follow the
+GM -> NSynth mapping of `gansynth.data.gm_programs`. Notes whose peak is below `silence_db` (keys a SoundFont does not map)
 are skipped and counted; a note whose peak would clip is scaled to just under full scale and counted.
 
 Deterministic (each note's audio depends only on its own parameters, whatever the worker), parallel
-(one synthesizer per worker process: loading the SoundFont is the slow part), resumable (a WAV that
-exists is finished: every file is written to a temporary name and renamed) and checked: settings
+(one synthesizer per worker process: loading the SoundFont is the slow part), resumable (a note file
+that exists is finished: every file is written to a temporary name and renamed) and checked: settings
 FluidSynth would ignore (a gain outside 0..10) are refused, the SoundFont and the output folder are
 checked before anything is created, a build that fails removes what it created, and a rerun with
-other settings into the same folder is refused.
+other settings (another audio format included) into the same folder is refused.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ from gansynth import checks
 from gansynth.data.fluid import GAIN_RANGE, SAMPLE_RATE_RANGE
 from gansynth.data.gm_programs import GM_PROGRAMS
 from gansynth.data.notes import NSYNTH_SPECTRAL, NoteMeta, write_split_csv
+from gansynth.data.nsynth import AUDIO_FORMATS
 from gansynth.errors import BadInputError, GansynthError
-from gansynth.io import atomic_path, write_audio
+from gansynth.io import atomic_path
 
 # the notes are written in NSynth's format, the default spectral config's rate and length
 SAMPLE_RATE = NSYNTH_SPECTRAL.sample_rate
@@ -61,10 +63,14 @@ class GMBuildSettings:
     gain: float = 0.6
     silence_db: float = -60.0
     split_by: str = "instrument"
+    audio_format: str = "wav"  # "wav" or "flac": the same 16-bit samples, FLAC in fewer bytes
 
     def __post_init__(self) -> None:
         if self.split_by not in ("instrument", "note"):
             raise BadInputError(f"split_by {self.split_by!r}: use 'instrument' or 'note'")
+        if self.audio_format not in AUDIO_FORMATS:
+            raise BadInputError(f"audio_format {self.audio_format!r}: use one of "
+                                + ", ".join(repr(f) for f in AUDIO_FORMATS))
         low_rate, high_rate = (int(r) for r in SAMPLE_RATE_RANGE)
         if (isinstance(self.render_rate, bool) or not isinstance(self.render_rate, int)
                 or self.render_rate % SAMPLE_RATE or not low_rate <= self.render_rate <= high_rate):
@@ -208,6 +214,38 @@ def _render_audio(program: int, pitch: int, velocity: int) -> np.ndarray:
     return np.asarray(audio[:NOTE_LENGTH], dtype=np.float64)
 
 
+def to_pcm16(audio: np.ndarray) -> np.ndarray:
+    """(samples,) float audio in [-1, 1] -> int16, round(audio * 32768) clipped to the int16 range:
+    the inverse of the readers' int16 / 32768.
+
+    The builder rounds here rather than leaving it to libsndfile, whose float -> PCM_16 conversion
+    differs by format (libsndfile 1.2.2 floors for WAV and rounds for FLAC), so that a WAV and a FLAC
+    build hold the same samples.
+    """
+    scaled = np.rint(np.asarray(audio, dtype=np.float64) * 32768.0)
+    return np.clip(scaled, -32768, 32767).astype(np.int16)
+
+
+def write_note_audio(path: Path, audio: np.ndarray) -> None:
+    """Write one note's (NOTE_LENGTH,) float audio as 16-bit PCM at SAMPLE_RATE, atomically, in the
+    format of `path`'s suffix (.wav or .flac). An OS error is one BadInputError naming `path`."""
+    import soundfile as sf
+
+    if not np.all(np.isfinite(audio)):
+        raise BadInputError(f"{path}: refusing to write audio containing NaN or Inf")
+    pcm = to_pcm16(audio)
+    with atomic_path(path) as tmp:  # the temporary name keeps the suffix: libsndfile picks the format
+        try:
+            sf.write(str(tmp), pcm, SAMPLE_RATE, format=path.suffix[1:].upper(), subtype="PCM_16")
+        except sf.LibsndfileError as err:  # libsndfile reports a full disk as "System error"
+            raise OSError(f"libsndfile: {err}; is the disk full?") from err
+
+
+def note_audio_path(out: Path, note_str: str, audio_format: str) -> Path:
+    """Where a build in `out` writes one note's audio: out/audio/<note_str>.<audio_format>."""
+    return out / "audio" / f"{note_str}.{audio_format}"
+
+
 def _render_note(task: tuple[int, int, int]) -> tuple[str, str]:
     """Render and write one note; returns (note_str, "ok" | "silent" | "limited")."""
     if _INIT_ERROR is not None:
@@ -223,8 +261,7 @@ def _render_note(task: tuple[int, int, int]) -> tuple[str, str]:
     if peak > 0.999:
         audio *= 0.999 / peak
         status = "limited"
-    path = _OUT / "audio" / f"{meta.note_str}.wav"
-    write_audio(path, audio.astype(np.float32), SAMPLE_RATE)  # an OS error: one line naming it
+    write_note_audio(note_audio_path(_OUT, meta.note_str, _SETTINGS.audio_format), audio)
     return meta.note_str, status
 
 
@@ -274,10 +311,29 @@ def _check_manifest(out: Path, settings: GMBuildSettings) -> dict[str, Any]:
         old = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise BadInputError(f"{path}: not valid JSON; delete {out} and build again") from err
-    if old.get("settings") != settings.manifest():
+    old_settings, new_settings = old.get("settings"), settings.manifest()
+    if isinstance(old_settings, dict):
+        old_settings = {"audio_format": "wav", **old_settings}  # builds before the option wrote WAV
+        old_format = old_settings["audio_format"]
+        if old_format != settings.audio_format and {**old_settings, "audio_format": settings.audio_format
+                                                    } == new_settings:  # only the format differs
+            raise BadInputError(f"{out} was built with audio_format {old_format!r} (see {path}); resume it "
+                                f"with audio_format {old_format!r}, or choose a new output folder")
+    if old_settings != new_settings:
         raise BadInputError(f"{out} was built with other settings (see {path}); choose a new output folder "
                             "or delete the folder to rebuild")
     return dict(old)
+
+
+def _refuse_other_format(out: Path, note_str: str, audio_format: str) -> None:
+    """Refuse to render a note that `out` already holds in another format (a folder without a
+    build.json, or converted after its build): the folder would hold two files of one note."""
+    for other in (f for f in AUDIO_FORMATS if f != audio_format):
+        path = note_audio_path(out, note_str, other)
+        if path.is_file():
+            raise BadInputError(f"{path}: this note exists as {other}, and this build writes "
+                                f"{audio_format}; build with audio_format {other!r}, or choose a new "
+                                "output folder")
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -296,8 +352,9 @@ def build_gm(settings: GMBuildSettings, out: str | os.PathLike[str], workers: in
              progress: bool = True) -> BuildResult:
     """Render every (program, pitch, velocity) of `settings` into the NSynth layout under `out`.
 
-    Writes out/audio/<note_str>.wav (64000 samples, 16 kHz, PCM 16), out/examples.json,
-    out/splits.csv (id,split) and out/build.json (settings and counts). Returns the counts.
+    Writes out/audio/<note_str>.wav or .flac (`settings.audio_format`; 64000 samples, 16 kHz,
+    PCM 16), out/examples.json, out/splits.csv (id,split) and out/build.json (settings and counts).
+    Returns the counts.
 
     Before anything is created, libfluidsynth, the SoundFont (and its programs), an earlier build in
     `out` and the output location are checked. A build that fails removes the folders and files it
@@ -321,11 +378,12 @@ def build_gm(settings: GMBuildSettings, out: str | os.PathLike[str], workers: in
     todo = []
     for task in tasks:
         meta = note_meta(*task)
-        if (out_dir / "audio" / f"{meta.note_str}.wav").is_file():
+        if note_audio_path(out_dir, meta.note_str, settings.audio_format).is_file():
             result.existing += 1
         elif meta.note_str in old_silent:
             result.silent.append(meta.note_str)
         else:
+            _refuse_other_format(out_dir, meta.note_str, settings.audio_format)
             todo.append(task)
     renderer = open_renderer(settings) if todo else None
     if renderer is not None and workers > 1:

@@ -1,9 +1,11 @@
-"""The NSynth JSON/WAV reader (docs/data.md).
+"""The NSynth JSON/WAV reader (docs/data.md), which reads FLAC as well.
 
 Layout: `<folder>/examples.json` maps each `note_str` to its metadata; `<folder>/audio/<note_str>.wav`
-holds the note's audio (NSynth: 4 s of 16 kHz mono 16-bit PCM). `NSynthFolder` is a `NoteSource`:
-its notes are validated `NoteMeta`, and `load_audio` fits each WAV to the source's sample rate and
-note length (see `gansynth.data.notes`).
+or `<folder>/audio/<note_str>.flac` holds the note's audio (NSynth: 4 s of 16 kHz mono 16-bit PCM;
+FLAC stores the same samples in 30-40% of the bytes). A folder may mix the two, one file per note:
+a note with both files is refused (`find_note_audio`). `NSynthFolder` is a `NoteSource`: its notes
+are validated `NoteMeta`, and `load_audio` fits each file to the source's sample rate and note
+length (see `gansynth.data.notes`).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def read_examples_json(path: str | os.PathLike[str],
     p = Path(path)
     if not p.is_file():
         raise BadInputError(f"{p}: examples.json not found; point data.path at an NSynth-style folder "
-                            "(examples.json + audio/*.wav) or a .tfrecord file")
+                            "(examples.json + audio/*.wav or *.flac) or a .tfrecord file")
     try:
         data = json.loads(p.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicate_keys(str(p), report))
     except json.JSONDecodeError as err:
@@ -77,9 +79,32 @@ def read_examples_json(path: str | os.PathLike[str],
 # ---------------------------------------------------------------------------------------------
 # audio
 
+# the audio files a note may have, in the order they are named in messages (libsndfile reads both)
+AUDIO_FORMATS = ("wav", "flac")
 
-def _read_audio(path: Path) -> tuple[np.ndarray, int]:
-    """One WAV's samples as float32 (samples,) or (samples, channels) and its sample rate."""
+
+def find_note_audio(audio_dir: Path, note_str: str) -> Path:
+    """The audio file of one note: `<audio_dir>/<note_str>.wav` or `.flac`, whichever exists.
+
+    Raises BadInputError naming both paths when neither exists, or when both do: a folder may mix
+    WAV and FLAC, but which of two files is the note is not guessed (they may differ).
+    """
+    wav, flac = (audio_dir / f"{note_str}.{ext}" for ext in AUDIO_FORMATS)
+    found = [path for path in (wav, flac) if path.is_file()]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise BadInputError(f"{wav} and {flac.name}: two audio files for one note; delete one of them "
+                            "(a folder may mix WAV and FLAC, one file per note)")
+    raise BadInputError(f"{wav} (or {flac.name}): audio file missing; restore it, remove its entry from "
+                        "examples.json, or set data.skip_bad")
+
+
+def _read_samples(path: Path) -> tuple[np.ndarray, int]:
+    """One WAV or FLAC file's samples as float32 (samples,) or (samples, channels) and its rate.
+
+    16-bit PCM reads as int16 / 32768 from either format, so a FLAC copy of a WAV gives the same
+    floats."""
     import soundfile as sf
 
     if not path.is_file():
@@ -93,16 +118,16 @@ def _read_audio(path: Path) -> tuple[np.ndarray, int]:
     return audio, int(rate)
 
 
-def read_wav(path: Path, strict: bool = False, sample_rate: int = NSYNTH_SPECTRAL.sample_rate,
-             length: int = NSYNTH_SPECTRAL.audio_length) -> np.ndarray:
-    """One note's WAV -> (length,) float32 in [-1, 1] at `sample_rate` (see `fit_audio`)."""
-    audio, rate = _read_audio(path)
+def read_audio_file(path: Path, strict: bool = False, sample_rate: int = NSYNTH_SPECTRAL.sample_rate,
+                    length: int = NSYNTH_SPECTRAL.audio_length) -> np.ndarray:
+    """One note's WAV or FLAC file -> (length,) float32 in [-1, 1] at `sample_rate` (see `fit_audio`)."""
+    audio, rate = _read_samples(path)
     return fit_audio(audio, rate, str(path), strict, sample_rate, length)
 
 
-def check_wav(path: Path, strict: bool, sample_rate: int) -> tuple[int, int]:
-    """Cheap header check of one WAV (exists, decodable header; with `strict`, at `sample_rate`),
-    raising BadInputError. Returns its (frames, sample rate)."""
+def check_audio_file(path: Path, strict: bool, sample_rate: int) -> tuple[int, int]:
+    """Cheap header check of one WAV or FLAC file (exists, decodable header; with `strict`, at
+    `sample_rate`), raising BadInputError. Returns its (frames, sample rate)."""
     import soundfile as sf
 
     if not path.is_file():
@@ -122,13 +147,14 @@ def check_wav(path: Path, strict: bool, sample_rate: int) -> tuple[int, int]:
 
 
 class NSynthFolder(NoteSource):
-    """An NSynth JSON/WAV folder: `examples.json` + `audio/<note_str>.wav`.
+    """An NSynth JSON/WAV folder: `examples.json` + `audio/<note_str>.wav` or `.flac` per note.
 
     skip_bad: skip and count notes whose metadata is malformed or duplicated, and (with
-    `check_audio`) whose WAV is missing or unreadable; otherwise the first problem raises.
-    check_audio: check every WAV's header when opened (cheap): unreadable files, and short or long
-    audio, counted in `report` (`NoteSource.check_length`).
-    strict: refuse WAVs at another sample rate, or short or long, instead of fitting them.
+    `check_audio`) whose audio file is missing, unreadable or doubled (a .wav and a .flac);
+    otherwise the first problem raises.
+    check_audio: check every audio file's header when opened (cheap): missing or unreadable files,
+    and short or long audio, counted in `report` (`NoteSource.check_length`).
+    strict: refuse audio at another sample rate, or short or long, instead of fitting it.
     sample_rate, note_length: what `load_audio` returns (the model's `SpectralConfig`).
     """
 
@@ -146,9 +172,9 @@ class NSynthFolder(NoteSource):
         if check_audio:
             kept = []
             for meta in notes:
-                path = self.wav_path(meta)
                 try:
-                    frames, rate = check_wav(path, strict, sample_rate)
+                    path = self.audio_path(meta)
+                    frames, rate = check_audio_file(path, strict, sample_rate)
                 except BadInputError as err:
                     fail_or_skip(report, "bad audio", str(err))
                     continue
@@ -157,13 +183,14 @@ class NSynthFolder(NoteSource):
             notes = kept
         self.notes = notes
 
-    def wav_path(self, meta: NoteMeta) -> Path:
-        return self.path / "audio" / f"{meta.note_str}.wav"
+    def audio_path(self, meta: NoteMeta) -> Path:
+        """The note's audio file, .wav or .flac (BadInputError if neither or both exist)."""
+        return find_note_audio(self.path / "audio", meta.note_str)
 
     def load_audio(self, i: int) -> np.ndarray:
         """Note i's audio: (note_length,) float32 at `sample_rate`."""
-        path = self.wav_path(self.notes[i])
-        audio, rate = _read_audio(path)
+        path = self.audio_path(self.notes[i])
+        audio, rate = _read_samples(path)
         return self.fit(audio, rate, str(path), self.notes[i].note_str)
 
     def fingerprint(self) -> str:

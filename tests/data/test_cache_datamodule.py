@@ -62,7 +62,7 @@ def test_another_config_never_reads_these_features_and_stale_caches_are_refused(
 
 def test_failed_cache_build_leaves_nothing_and_skip_bad_counts(fixture_copy: Path, tmp_path: Path) -> None:
     source = NSynthFolder(fixture_copy)
-    source.wav_path(source.notes[2]).write_bytes(b"garbage")
+    source.audio_path(source.notes[2]).write_bytes(b"garbage")
     with pytest.raises(BadInputError, match="not a readable audio file"):
         build_cache(source, [0, 1, 2, 3], SPECTRAL, tmp_path / "c", progress=False)
     assert list((tmp_path / "c").iterdir()) == []

@@ -21,7 +21,7 @@ from gansynth.config import NSYNTH_FAMILIES, NSYNTH_SOURCES
 from gansynth.data import FIXTURE_DIR
 from gansynth.data.gm import SAMPLE_RATE, build_gm, split_of
 from gansynth.data.gm_programs import GM_PROGRAMS
-from gansynth.data.nsynth import read_wav
+from gansynth.data.nsynth import read_audio_file
 from gansynth.errors import BadInputError
 from gansynth.evaluate import measured_pitch
 from tests.conftest import require_system
@@ -77,7 +77,7 @@ def test_silent_notes_are_skipped_and_counted(gm_small: Path) -> None:
 
 
 def test_notes_are_held_three_seconds_then_released(gm_small: Path) -> None:
-    audio = read_wav(gm_small / "audio" / "flute_acoustic_073-060-127.wav")
+    audio = read_audio_file(gm_small / "audio" / "flute_acoustic_073-060-127.wav")
     rms = [float(np.sqrt(np.mean(audio[s:s + 1600] ** 2))) for s in range(0, 64000, 1600)]  # 0.1 s frames
     sustain, tail = np.mean(rms[20:29]), np.mean(rms[36:40])
     assert sustain > 0.01
@@ -90,7 +90,7 @@ def test_pyin_pitch_matches_label_for_pitched_notes(gm_small: Path) -> None:
     assert len(pitched) >= 24
     hits = 0
     for entry in pitched:
-        measured = measured_pitch(read_wav(gm_small / "audio" / f"{entry['note_str']}.wav"), SAMPLE_RATE)
+        measured = measured_pitch(read_audio_file(gm_small / "audio" / f"{entry['note_str']}.wav"), SAMPLE_RATE)
         if measured is not None:  # median pyin f0 over 0.1-1.1 s
             hits += abs(measured - entry["pitch"]) < 0.5
     assert hits / len(pitched) >= 0.95, f"{hits} of {len(pitched)} notes at their labelled pitch"

@@ -15,7 +15,7 @@ from gansynth.cli import main
 from gansynth.config import DataConfig
 from gansynth.data import FIXTURE_DIR
 from gansynth.data.notes import read_split_csv, select_notes
-from gansynth.data.nsynth import NSynthFolder, read_wav
+from gansynth.data.nsynth import NSynthFolder, read_audio_file
 from gansynth.errors import BadInputError
 
 
@@ -92,10 +92,10 @@ def test_pitch_that_is_not_a_midi_pitch_is_bad_data(fixture_copy: Path) -> None:
     assert len(source) == len(entries) - 1 and source.report.counts["bad metadata"] == 1
 
 
-def test_missing_wav(fixture_copy: Path) -> None:
+def test_missing_audio_names_both_files_looked_for(fixture_copy: Path) -> None:
     victim = next((fixture_copy / "audio").glob("*.wav"))
     victim.unlink()
-    with pytest.raises(BadInputError, match=rf"{victim.name}: audio file missing; restore it"):
+    with pytest.raises(BadInputError, match=rf"{victim.name} \(or {victim.stem}.flac\): audio file missing; restore it"):
         NSynthFolder(fixture_copy)
     source = NSynthFolder(fixture_copy, skip_bad=True)
     assert len(source) == 31 and source.report.counts == {"bad audio": 1}
@@ -109,12 +109,12 @@ def test_corrupt_wav(fixture_copy: Path) -> None:
         NSynthFolder(fixture_copy)
     assert NSynthFolder(fixture_copy, skip_bad=True).report.total == 1
     with pytest.raises(BadInputError, match="not a readable audio file"):
-        read_wav(victim)
+        read_audio_file(victim)
 
 
 def test_wrong_sample_rate_is_resampled_or_refused_with_strict(fixture_copy: Path) -> None:
     name = "flute_acoustic_073-060-127.wav"
-    original = read_wav(fixture_copy / "audio" / name)
+    original = read_audio_file(fixture_copy / "audio" / name)
     import librosa
 
     at_22k = librosa.resample(original, orig_sr=16000, target_sr=22050)
@@ -132,11 +132,11 @@ def test_wrong_sample_rate_is_resampled_or_refused_with_strict(fixture_copy: Pat
 
 def test_wrong_length_is_cropped_or_padded(fixture_copy: Path) -> None:
     names = sorted(p.name for p in (fixture_copy / "audio").glob("*.wav"))[:2]
-    originals = [read_wav(fixture_copy / "audio" / n) for n in names]
+    originals = [read_audio_file(fixture_copy / "audio" / n) for n in names]
     sf.write(str(fixture_copy / "audio" / names[0]), originals[0][:40000], 16000, subtype="PCM_16")
     sf.write(str(fixture_copy / "audio" / names[1]), np.concatenate([originals[1], originals[1]]), 16000,
              subtype="PCM_16")
-    short, long = read_wav(fixture_copy / "audio" / names[0]), read_wav(fixture_copy / "audio" / names[1])
+    short, long = read_audio_file(fixture_copy / "audio" / names[0]), read_audio_file(fixture_copy / "audio" / names[1])
     assert short.shape == long.shape == (64000,)
     np.testing.assert_array_equal(short[:40000], originals[0][:40000])
     assert not short[40000:].any()
@@ -187,7 +187,7 @@ def _write_lengths(folder: Path, samples: dict[str, int]) -> dict[str, Path]:
     paths = {}
     for name, n in samples.items():
         path = folder / "audio" / f"{name}.wav"
-        audio = read_wav(path)
+        audio = read_audio_file(path)
         sf.write(str(path), np.resize(audio, n), 16000, subtype="PCM_16")
         paths[name] = path
     return paths
@@ -219,7 +219,7 @@ def test_short_and_long_audio_is_bad_data_with_strict(fixture_copy: Path) -> Non
     assert len(source) == 30 and source.report.counts == {"short audio": 1, "long audio": 1}
     assert not source.report.fitted
     with pytest.raises(BadInputError, match="short audio: 28 samples"):
-        read_wav(fixture_copy / "audio" / f"{short}.wav", strict=True)
+        read_audio_file(fixture_copy / "audio" / f"{short}.wav", strict=True)
 
 
 def test_cli_info_check_reports_short_audio(fixture_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
