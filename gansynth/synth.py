@@ -10,6 +10,13 @@ Level conventions (documented in docs/usage.md):
   (`release_s`) that starts at the note's end; both have a continuous first derivative, so no
   clicks; a note is held at most `note_length - release` samples (the model's note length);
 - no per-note normalization: the model's own level times the velocity gain.
+
+Precision (`PRECISIONS`, `generate_audio`): "fp32" runs everything in float32; "bf16" runs the
+generator network under `torch.autocast(..., torch.bfloat16)` and the spectrogram -> audio inverse
+(the IF -> phase cumulative sum, the mel -> linear products, the inverse FFTs) in float32 on the
+generator's output cast to float32. The IF -> phase sum integrates every rounding error of the
+generator over the note's frames, so bf16 notes drift in phase from the fp32 ones (docs/usage.md,
+"Precision").
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from gansynth.level import (  # noqa: F401  (NoteModel, velocity_to_gain: re-exp
     measure_output_gain,
     velocity_to_gain,
 )
+from gansynth.spectral import specgrams_to_waves
 
 if TYPE_CHECKING:
     from gansynth.render import RenderResult
@@ -43,6 +51,41 @@ OUTPUT_RATES = (16000, 22050, 44100, 48000)
 SAMPLE_RATE_RANGE = (8000, 192000)  # output rates accepted (Hz)
 MAX_BATCH = 4096
 MAX_STEPS = 1024  # notes along one interpolation
+PRECISIONS = ("fp32", "bf16")  # of the generator network; the inverse transform is always float32
+
+
+def check_precision(precision: str) -> str:
+    """`precision` if it is one of PRECISIONS, else BadInputError naming it."""
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise BadInputError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)} "
+                            "(fp32: float32 throughout; bf16: the generator network in bfloat16)")
+    return precision
+
+
+@torch.no_grad()
+def generate_audio(model: NoteModel, z: torch.Tensor, pitch: torch.Tensor,
+                   precision: str = "fp32") -> torch.Tensor:
+    """z: (B, latent_dim) float32 on the model's device; pitch: (B,) int64 MIDI pitch ->
+    (B, note_length) float32 audio at the model's rate.
+
+    precision "fp32": `model.generate`. "bf16", for a model that makes spectrograms first (a
+    `generate_specgrams(z, pitch) -> (B, 2, frames, bins)` method and a `spectral` config, as
+    `gansynth.checkpoint.GeneratorModel`): the generator network runs under bfloat16 autocast on
+    z's device type, and its spectrograms, cast to float32, go through the float32 inverse
+    transform outside autocast. A model without a spectrogram stage (the analytic `ToneModel`)
+    runs its whole `generate` under autocast.
+    """
+    if check_precision(precision) == "fp32":
+        return model.generate(z, pitch)
+    to_specgrams = getattr(model, "generate_specgrams", None)
+    spectral = getattr(model, "spectral", None)
+    if to_specgrams is None or spectral is None:
+        with torch.autocast(z.device.type, dtype=torch.bfloat16):
+            audio = model.generate(z, pitch)
+        return audio.float()
+    with torch.autocast(z.device.type, dtype=torch.bfloat16):
+        specgrams = to_specgrams(z, pitch)  # (B, 2, frames, bins)
+    return specgrams_to_waves(specgrams.float(), spectral)  # float32, autocast off
 
 
 def note_envelope(hold: int, attack: int, release: int) -> np.ndarray:
@@ -131,13 +174,16 @@ class Synthesizer:
     """Notes from a `NoteModel`, at the model's rate or resampled to `sample_rate`.
 
     batch_size: notes per model call; cache_bytes: memory bound of the generated-note cache;
-    attack_s, release_s: the envelope of `note`, `notes` and score rendering (see module doc).
+    attack_s, release_s: the envelope of `note`, `notes` and score rendering (see module doc);
+    precision: "fp32" or "bf16", the generator network's precision (see `generate_audio`).
     """
 
     def __init__(self, model: NoteModel, sample_rate: int | None = None, batch_size: int = 8,
                  cache_bytes: int = 256 * 2**20, attack_s: float = 0.002,
-                 release_s: float = 0.2, device: str | torch.device = "cpu") -> None:
+                 release_s: float = 0.2, device: str | torch.device = "cpu",
+                 precision: str = "fp32") -> None:
         self.model = model
+        self.precision = check_precision(precision)
         self.sample_rate = (int(model.sample_rate) if sample_rate is None
                             else checks.whole(sample_rate, "sample rate", *SAMPLE_RATE_RANGE))
         self.batch_size = checks.whole(batch_size, "batch size", 1, MAX_BATCH)
@@ -156,14 +202,15 @@ class Synthesizer:
     def load(cls, path: str | Path | None = None, device: str = "cpu",
              sample_rate: int | None = None, batch_size: int = 8,
              cache_bytes: int = 256 * 2**20, attack_s: float = 0.002,
-             release_s: float = 0.2) -> Synthesizer:
+             release_s: float = 0.2, precision: str = "fp32") -> Synthesizer:
         """Load an exported model file (None = the shipped default model); other arguments as
-        for the constructor."""
+        for the constructor (the precision is checked before the file is read)."""
         from gansynth.checkpoint import load_model
 
+        check_precision(precision)
         model = load_model(path, device=checks.device(device))
         return cls(model, sample_rate=sample_rate, batch_size=batch_size, cache_bytes=cache_bytes,
-                   attack_s=attack_s, release_s=release_s, device=device)
+                   attack_s=attack_s, release_s=release_s, device=device, precision=precision)
 
     # -- latents ---------------------------------------------------------------------------------
     @property
@@ -192,7 +239,8 @@ class Synthesizer:
         """Raw model notes for (latent, pitch) pairs: each (note_length,) float32 at the model rate.
 
         keys identify the latents for the cache (entry key = (key, pitch)); pairs already cached
-        are not generated again; the rest go through the model in batches of `batch_size`.
+        are not generated again; the rest go through the model in batches of `batch_size`, at
+        `precision` (`generate_audio`).
         """
         pairs = [(k, int(p)) for k, p in zip(keys, pitches, strict=True)]
         found: dict[tuple[Hashable, int], np.ndarray] = {}
@@ -210,8 +258,7 @@ class Synthesizer:
             chunk = missing[start:start + self.batch_size]
             z = torch.stack([latents[i] for _, i in chunk]).to(self.device, torch.float32)
             pitch = torch.tensor([p for (_, p), _ in chunk], dtype=torch.int64, device=self.device)
-            with torch.no_grad():
-                audio = self.model.generate(z, pitch)  # (B, note_length)
+            audio = generate_audio(self.model, z, pitch, self.precision)  # (B, note_length)
             if audio.shape != (len(chunk), self.model.note_length):
                 raise RuntimeError(f"model returned {tuple(audio.shape)}, expected "
                                    f"{(len(chunk), self.model.note_length)}")
@@ -321,6 +368,15 @@ def calibrated_gain(model: object) -> float | None:
     """The output gain a model carries (a positive finite `output_gain` attribute), or None."""
     gain = getattr(model, "output_gain", None)
     return float(gain) if isinstance(gain, (int, float)) and math.isfinite(gain) and gain > 0 else None
+
+
+def snr_db(reference: np.ndarray, audio: np.ndarray) -> float:
+    """Signal-to-noise ratio of `audio` against `reference` (same shape) in dB:
+    10 log10(sum(reference^2) / sum((reference - audio)^2)), in float64; inf when they are equal."""
+    ref = np.asarray(reference, dtype=np.float64)
+    diff = ref - np.asarray(audio, dtype=np.float64)
+    noise = float(np.sum(diff * diff))
+    return math.inf if noise == 0 else 10 * math.log10(float(np.sum(ref * ref)) / noise)
 
 
 def peak_dbfs(audio: np.ndarray) -> float:

@@ -186,7 +186,11 @@ def test_bench_render_runs_fluidsynth_side_by_side(capsys: pytest.CaptureFixture
                    f"the fluidsynth command with {DEFAULT_SOUNDFONT}")
     assert main(["bench", "render", "--tone", "--repeats", "1", "--matmul-size", "128"]) == 0
     text = capsys.readouterr().out
-    for label in ("generator", "fp32 matmul 128x128", "generator / matmul", "gansynth render",
-                  "fluidsynth render", "gansynth / fluidsynth"):
+    for label in ("generator fp32", "generator bf16", "generator bf16 / fp32", "bf16 notes vs fp32",
+                  "fp32 matmul 128x128", "generator fp32 / matmul", "gansynth render fp32",
+                  "gansynth render bf16", "render bf16 / fp32", "fluidsynth render",
+                  "gansynth fp32 / fluidsynth"):
         assert f"  {label} " in text
     assert "real-time factor" in text and "demo.mid: 4 tracks, 125 notes rendered" in text
+    # the tone generator has no network: bf16 autocast leaves its notes and the mix unchanged
+    assert "inf dB SNR" in text and "mix SNR inf dB" in text

@@ -1,10 +1,13 @@
-"""Rendering speed: generator GFLOP/s vs measured fp32 matmul peak; MIDI render vs FluidSynth.
+"""Rendering speed: generator GFLOP/s in fp32 and bf16 vs measured fp32 matmul peak; MIDI render vs FluidSynth.
 
 Printed from one run on this machine: (1) the note generator's throughput in GFLOP/s (from the
-model's `flops_per_note`) next to the GFLOP/s of a large fp32 `torch.matmul`, and their ratio;
-(2) the wall time of `render_score` on a multi-track MIDI file (empty note cache) next to the
-`fluidsynth` command rendering the same file with a GM SoundFont at the same sample rate, their
-ratio, and each one's real-time factor (render time / audio duration; below 1 = faster than real time).
+model's `flops_per_note`) at each precision of `gansynth.synth.PRECISIONS` (fp32, bf16), the
+bf16 / fp32 time ratio and the SNR of the bf16 notes against the fp32 notes of the same batch,
+next to the GFLOP/s of a large fp32 `torch.matmul`; (2) the wall time of `render_score` on a
+multi-track MIDI file (empty note cache, mix not normalized) at each precision, their ratio and
+the SNR of the bf16 mix against the fp32 one, next to the `fluidsynth` command rendering the same
+file with a GM SoundFont at the same sample rate, and each one's real-time factor (render time /
+audio duration; below 1 = faster than real time).
 """
 
 from __future__ import annotations
@@ -15,11 +18,18 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from gansynth.bench import MAX_BATCH, MAX_REPEATS, best_time, check_whole_args
 from gansynth.errors import BadInputError
+
+if TYPE_CHECKING:
+    from gansynth.render import RenderResult
+    from gansynth.score import Score
+    from gansynth.synth import NoteModel
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MIDI = REPO / "data" / "midi" / "demo.mid"
@@ -104,12 +114,27 @@ def run(args: argparse.Namespace) -> None:
         _run(args, midi)
 
 
+def _time_render(model: NoteModel, score: Score, batch: int, device: torch.device, precision: str,
+                 repeats: int) -> tuple[float, RenderResult]:
+    """Best wall time of rendering `score` from an empty note cache at `precision` (the mix not
+    normalized, so that two precisions can be compared sample by sample), and the last result."""
+    from gansynth.render import render_score
+    from gansynth.synth import Synthesizer
+
+    results: list[RenderResult] = []
+
+    def render() -> None:
+        synth = Synthesizer(model, batch_size=batch, device=device, precision=precision)
+        results.append(render_score(synth, score, normalize=False, progress=False))
+
+    return best_time(render, repeats=repeats, warmup=0), results[-1]
+
+
 def _run(args: argparse.Namespace, midi: Path) -> None:
     import resource
 
-    from gansynth.render import render_score
     from gansynth.score import score_from_midi
-    from gansynth.synth import NoteModel, Synthesizer
+    from gansynth.synth import PRECISIONS, generate_audio, snr_db
 
     device = torch.device(args.device)
     score = score_from_midi(midi)
@@ -124,45 +149,59 @@ def _run(args: argparse.Namespace, midi: Path) -> None:
 
         model = load_model(args.model, device=args.device)
 
-    # 1. generator throughput vs matmul peak
+    # 1. generator throughput at each precision vs the fp32 matmul peak; bf16 notes vs fp32 notes
     gen = torch.Generator().manual_seed(0)
     z = torch.randn(args.batch, model.latent_dim, generator=gen).to(device)
     pitch = torch.randint(model.pitch_min, model.pitch_max + 1, (args.batch,), generator=gen).to(device)
+    notes: dict[str, torch.Tensor] = {}
+    t_gen: dict[str, float] = {}
+    for precision in PRECISIONS:
+        def generate(precision: str = precision) -> None:
+            notes[precision] = generate_audio(model, z, pitch, precision)  # (batch, note_length)
+            _sync(device)
 
-    def generate() -> None:
-        with torch.no_grad():
-            model.generate(z, pitch)
-        _sync(device)
-
-    t_gen = best_time(generate, repeats=args.repeats)
-    gen_gflops = model.flops_per_note() * args.batch / t_gen / 1e9
+        t_gen[precision] = best_time(generate, repeats=args.repeats)
+    flops = model.flops_per_note()
+    gflops = {p: flops * args.batch / t / 1e9 for p, t in t_gen.items()}
+    ref, low = (notes[p].detach().cpu().numpy() for p in PRECISIONS)
+    note_snr = snr_db(ref, low)
+    worst_snr = min(snr_db(ref[i], low[i]) for i in range(args.batch))
     peak_gflops = matmul_gflops(args.matmul_size, device, args.repeats)
 
-    # 2. whole-file render (cold cache each time) vs FluidSynth
-    result_holder = []
-
-    def render() -> None:
-        synth = Synthesizer(model, batch_size=args.batch, device=device)
-        result_holder.append(render_score(synth, score, progress=False))
-
-    t_render = best_time(render, repeats=args.render_repeats, warmup=0)
-    result = result_holder[-1]
+    # 2. whole-file render (cold cache each time) at each precision vs FluidSynth
+    t_render: dict[str, float] = {}
+    mixes: dict[str, np.ndarray] = {}
+    for precision in PRECISIONS:
+        t_render[precision], result = _time_render(model, score, args.batch, device, precision,
+                                                   args.render_repeats)
+        mixes[precision] = result.audio
     audio_s = result.audio.shape[0] / result.sample_rate
+    mix_snr = snr_db(*(mixes[p] for p in PRECISIONS))
     t_fluid = fluidsynth_seconds(midi, Path(args.soundfont), model.sample_rate, args.render_repeats)
 
+    fp32, bf16 = PRECISIONS
     report = result.report
-    rows = [
-        ("generator", f"{gen_gflops:10.2f} GFLOP/s  ({args.batch / t_gen:.2f} notes/s, "
-                      f"{model.flops_per_note() / 1e9:.3f} GFLOP/note)"),
+    rows = [(f"generator {p}", f"{gflops[p]:10.2f} GFLOP/s  ({args.batch / t_gen[p]:.2f} notes/s, "
+                               f"{flops / 1e9:.3f} GFLOP/note)") for p in PRECISIONS]
+    rows += [
+        (f"generator {bf16} / {fp32}", f"{t_gen[bf16] / t_gen[fp32]:10.2f}x the time"),
+        (f"{bf16} notes vs {fp32}", f"{note_snr:10.2f} dB SNR  ({args.batch} notes; worst note "
+                                     f"{worst_snr:.2f} dB)"),
         (f"fp32 matmul {args.matmul_size}x{args.matmul_size}", f"{peak_gflops:10.2f} GFLOP/s"),
-        ("generator / matmul", f"{gen_gflops / peak_gflops:10.1%}"),
-        ("gansynth render", f"{t_render:10.2f} s  (real-time factor {t_render / audio_s:.3f})"),
+        (f"generator {fp32} / matmul", f"{gflops[fp32] / peak_gflops:10.1%}"),
+    ]
+    rows += [(f"gansynth render {p}", f"{t_render[p]:10.2f} s  (real-time factor "
+                                      f"{t_render[p] / audio_s:.3f})") for p in PRECISIONS]
+    rows += [
+        (f"render {bf16} / {fp32}", f"{t_render[bf16] / t_render[fp32]:10.2f}x the time  "
+                                    f"(mix SNR {mix_snr:.2f} dB)"),
         ("fluidsynth render", f"{t_fluid:10.2f} s  (real-time factor {t_fluid / audio_s:.3f}, "
                               f"{Path(args.soundfont).name})"),
-        ("gansynth / fluidsynth", f"{t_render / t_fluid:10.2f}x the time"),
+        (f"gansynth {fp32} / fluidsynth", f"{t_render[fp32] / t_fluid:10.2f}x the time"),
     ]
     print(f"render bench: model {'tone (test generator)' if args.tone else args.model or 'default'}, "
-          f"device {device}, torch threads {torch.get_num_threads()}, batch {args.batch}")
+          f"device {device}, torch threads {torch.get_num_threads()}, batch {args.batch}, "
+          f"precisions {', '.join(PRECISIONS)}")
     print(f"  MIDI {midi.name}: {len(score.tracks)} tracks, {report.notes_rendered} notes rendered, "
           f"{report.unique_pairs} unique (timbre, pitch) pairs, {audio_s:.1f} s of audio at "
           f"{result.sample_rate} Hz")

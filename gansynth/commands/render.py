@@ -30,6 +30,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="notes per model call (default 8)")
     parser.add_argument("--release", type=float, default=0.2,
                         help="release time in seconds after each note's end (default 0.2)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="precision of the generator network; the inverse transform stays "
+                             "float32 (default fp32; see docs/usage.md for bf16's speed and error)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -86,7 +89,7 @@ def _synth(args: argparse.Namespace) -> Synthesizer:
 
     model: NoteModel | None = getattr(args, "model_object", None)
     options = {"sample_rate": args.sample_rate, "batch_size": args.batch_size,
-               "release_s": args.release}
+               "release_s": args.release, "precision": args.precision}
     if model is not None:
         return Synthesizer(model, device=args.device, **options)  # type: ignore[arg-type]
     return Synthesizer.load(args.model, device=args.device, **options)  # type: ignore[arg-type]
