@@ -209,6 +209,16 @@ class GANTrainConfig:
         `normalizer_batches` training batches).
     channels_last: keep activations in channels-last memory layout (2-5x faster convolutions
         with few channels on CPU).
+    reg_interval: lazy regularization (StyleGAN2): the gradient penalty is computed on every
+        reg_interval-th discriminator step only, weighted by gp_weight x reg_interval. 1 is the
+        paper's penalty on every step; a larger value changes the training math (an option,
+        docs/training.md "Fast training").
+    compile: run the generator and the discriminator through `torch.compile` (the gradient
+        penalty's double backward stays eager: compiled graphs do not support it). Where
+        compilation is unavailable or fails, training warns once and goes on eagerly.
+    compile_backend: the `torch.compile` backend ("inductor"; "aot_eager" traces without
+        generating kernels, for tests).
+    pin_memory: serve batches from pinned host memory when training on a GPU (no effect on CPU).
     """
 
     batch_size: int = 8
@@ -227,6 +237,10 @@ class GANTrainConfig:
     normalizer: str = "prespecified"
     normalizer_batches: int = 16
     channels_last: bool = True
+    reg_interval: int = 1
+    compile: bool = False
+    compile_backend: str = "inductor"
+    pin_memory: bool = True
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -244,6 +258,10 @@ class GANTrainConfig:
             raise ConfigError("train.num_samples must be >= 0 and train.normalizer_batches >= 1")
         if self.normalizer not in NORMALIZERS:
             raise ConfigError(f"train.normalizer {self.normalizer!r} is not one of {NORMALIZERS}")
+        if self.reg_interval < 1:
+            raise ConfigError(f"train.reg_interval must be >= 1 (1: penalty on every step), got {self.reg_interval}")
+        if not self.compile_backend:
+            raise ConfigError("train.compile_backend must name a torch.compile backend, e.g. 'inductor'")
 
 
 @dataclass(frozen=True)

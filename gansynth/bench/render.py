@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from gansynth.bench import MAX_BATCH, MAX_REPEATS, best_time, check_whole_args
+from gansynth.bench import MAX_BATCH, MAX_REPEATS, best_time, check_whole_args, matmul_gflops, sync
 from gansynth.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -51,23 +51,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="timed repeats of the whole-file renders (default 1)")
     parser.add_argument("--matmul-size", type=int, default=2048, help="n of the n x n matmul")
     parser.add_argument("--device", default="cpu")
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def matmul_gflops(n: int, device: torch.device, repeats: int) -> float:
-    """Measured fp32 GFLOP/s of an (n, n) @ (n, n) matmul (2 n^3 operations)."""
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
-
-    def step() -> None:
-        torch.matmul(a, b)
-        _sync(device)
-
-    return 2 * n**3 / best_time(step, repeats=repeats) / 1e9
 
 
 def fluidsynth_seconds(midi: Path, soundfont: Path, sample_rate: int, repeats: int) -> float:
@@ -158,7 +141,7 @@ def _run(args: argparse.Namespace, midi: Path) -> None:
     for precision in PRECISIONS:
         def generate(precision: str = precision) -> None:
             notes[precision] = generate_audio(model, z, pitch, precision)  # (batch, note_length)
-            _sync(device)
+            sync(device)
 
         t_gen[precision] = best_time(generate, repeats=args.repeats)
     flops = model.flops_per_note()

@@ -123,7 +123,9 @@ class Generator(nn.Module):
             raise ValueError(f"z must be (B, {self.latent_dim}), got {tuple(z.shape)}")
         if pitch.shape != (z.shape[0],):
             raise ValueError(f"pitch must be ({z.shape[0]},) class indices, got {tuple(pitch.shape)}")
-        pitch_onehot = F.one_hot(pitch.long(), self.num_pitches).to(z.dtype)  # (B, num_pitches)
+        # a comparison, not F.one_hot, which reads the indices back to check them (a GPU sync)
+        classes = torch.arange(self.num_pitches, device=pitch.device)
+        pitch_onehot = (pitch.long()[:, None] == classes).to(z.dtype)  # (B, num_pitches)
         x = self.input_norm(torch.cat([z, pitch_onehot], dim=1))[:, :, None, None]  # (B, latent+pitches, 1, 1)
         templates = None if self.templates is None else self.templates[pitch.long()]  # (B, C, frames, bins)
         prev = x

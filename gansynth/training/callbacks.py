@@ -10,6 +10,9 @@ Each file is written under the temporary name `.<name>.partial`, flushed to disk
 folder flushed, so a killed process leaves either the previous or the new checkpoint, never a
 partial one; the temporary files a kill leaves are removed at the next start or resume.
 
+`ImagesProgressBar` is Lightning's progress bar showing the images seen and the schedule stage
+from the module's host counters (a logged tensor would be read back from the GPU in every step).
+
 `SampleLogger` renders EMA samples at fixed (z, pitch) every `every_images` images: spectrogram
 images and audio go to TensorBoard, WAV and PNG files to `samples/`, and one row per sample to
 `samples/samples.csv`.
@@ -32,7 +35,7 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from gansynth.io import atomic_path, publish, write_audio
@@ -59,6 +62,18 @@ def _module(pl_module: L.LightningModule) -> GANSynthModule:
     if not isinstance(pl_module, GANSynthModule):
         raise TypeError(f"gansynth callbacks need a GANSynthModule, got {type(pl_module).__name__}")
     return pl_module
+
+
+class ImagesProgressBar(TQDMProgressBar):
+    """Lightning's TQDM bar, with "img" (images seen) and "stg" (schedule stage) read from the
+    GANSynthModule's own counters, which live on the host."""
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, int | str | float | dict[str, float]]:
+        items = super().get_metrics(trainer, pl_module)
+        if isinstance(pl_module, GANSynthModule):
+            items["img"] = pl_module.images_seen
+            items["stg"] = pl_module.progress().stage
+        return items
 
 
 class StopOnSignal(Callback):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -38,6 +39,7 @@ from gansynth.models import build_discriminator, build_generator
 from gansynth.spectral import Normalizer
 from gansynth.training.checkpoint_file import STATE_KEY, training_state
 from gansynth.training.schedule import Progress, progress
+from gansynth.training.speed import CompiledNetwork
 
 # odd multipliers that spread (seed, rank, images seen) over the 64-bit seed space
 _SEED_MIX = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
@@ -104,6 +106,9 @@ class GANSynthModule(L.LightningModule):
         self._noise = torch.Generator()
         self._device_noise: torch.Generator | None = None
         self._last_step_time: float | None = None
+        self._probs_cache: tuple[int, torch.Tensor, torch.device] | None = None
+        self._last_penalty: torch.Tensor | None = None
+        self._networks: tuple[Callable[..., Any], Callable[..., Any]] | None = None
         self._memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
         if t.channels_last:
             self.to(memory_format=torch.channels_last)
@@ -142,13 +147,26 @@ class GANSynthModule(L.LightningModule):
             x = torch.lerp(lower, x, alpha)
         return x
 
-    def pitch_index(self, pitch: torch.Tensor) -> torch.Tensor:
-        """(B,) MIDI pitch -> (B,) class index, checked against the configured range."""
+    def check_pitches(self, pitch: torch.Tensor) -> None:
+        """Raise ValueError when a (B,) MIDI pitch falls outside data.pitch_min..pitch_max. Reads
+        the values, so call it on the host copy of a batch (`on_before_batch_transfer`), not in
+        the step, where it would wait for the GPU."""
         d = self.config.data
         if pitch.numel() and (int(pitch.min()) < d.pitch_min or int(pitch.max()) > d.pitch_max):
             raise ValueError(f"batch pitches {int(pitch.min())}..{int(pitch.max())} fall outside "
                              f"data.pitch_min..pitch_max = {d.pitch_min}..{d.pitch_max}")
-        return (pitch - d.pitch_min).long()
+
+    def pitch_index(self, pitch: torch.Tensor) -> torch.Tensor:
+        """(B,) MIDI pitch -> (B,) class index (the range is checked by `check_pitches`)."""
+        return (pitch - self.config.data.pitch_min).long()
+
+    def _host_pitch_probs(self) -> torch.Tensor:
+        """A host copy of `pitch_probs`, refreshed only when the buffer was written to (a
+        device-to-host copy in every step would make the host wait for the GPU)."""
+        version = self.pitch_probs._version
+        if self._probs_cache is None or self._probs_cache[0] != version or self._probs_cache[2] != self.pitch_probs.device:
+            self._probs_cache = (version, self.pitch_probs.detach().float().cpu(), self.pitch_probs.device)
+        return self._probs_cache[1]
 
     def sample_latents(self, batch: int, stream: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(z (B, latent_dim), fake pitch class (B,)) for this step, on the module's device; a pure
@@ -156,9 +174,8 @@ class GANSynthModule(L.LightningModule):
         rank, _ = self._world()
         self._noise.manual_seed(step_seed(self.config.train.seed, rank, self.images_seen, stream))
         z = torch.randn(batch, self.config.model.latent_dim, generator=self._noise)
-        idx = torch.multinomial(self.pitch_probs.detach().float().cpu(), batch, replacement=True,
-                                generator=self._noise)
-        return z.to(self.device), idx.to(self.device)
+        idx = torch.multinomial(self._host_pitch_probs(), batch, replacement=True, generator=self._noise)
+        return z.to(self.device, non_blocking=True), idx.to(self.device, non_blocking=True)
 
     def _gp_generator(self, device: torch.device) -> torch.Generator:
         if self._device_noise is None or self._device_noise.device != device:
@@ -173,41 +190,53 @@ class GANSynthModule(L.LightningModule):
         """[generator Adam, discriminator Adam], lr and betas from `train`."""
         t = self.config.train
         betas = (t.betas[0], t.betas[1])
-        return [torch.optim.Adam(self.generator.parameters(), lr=t.lr, betas=betas),
-                torch.optim.Adam(self.discriminator.parameters(), lr=t.lr, betas=betas)]
+        fused = self.device.type == "cuda"  # one kernel per step for all parameters (same math)
+        return [torch.optim.Adam(self.generator.parameters(), lr=t.lr, betas=betas, fused=fused),
+                torch.optim.Adam(self.discriminator.parameters(), lr=t.lr, betas=betas, fused=fused)]
 
     def train_batch(self, raw: torch.Tensor, pitch: torch.Tensor, opt_g: Any, opt_d: Any,
-                    backward: Callable[[torch.Tensor], None]) -> dict[str, torch.Tensor]:
+                    backward: Callable[[torch.Tensor], None],
+                    regularize: bool | None = None) -> dict[str, torch.Tensor]:
         """One D step then one G step and the EMA update at the current progress.
 
         raw: (B, 2, frames, bins) raw features; pitch: (B,) MIDI pitch. `backward` runs a
-        backward pass (Lightning's `manual_backward` in training). Returns detached metrics.
+        backward pass (Lightning's `manual_backward` in training). regularize: whether this D step
+        computes the gradient penalty (None: `regularize_now`, i.e. every `train.reg_interval`-th
+        step; benchmarks time both kinds). Returns detached metrics.
         """
         p = self.progress()
         block, alpha = p.block, p.alpha
         real = self.real_specgrams(raw, block, alpha)  # (B, 2, frames_b, bins_b)
         real_idx = self.pitch_index(pitch)
         batch = real.shape[0]
-        gen, disc = self.generator, self.discriminator
+        gen, disc = self.networks()
+        t = self.config.train
 
-        # discriminator step
+        # discriminator step; with lazy regularization the penalty only every reg_interval-th step
         z, fake_idx = self.sample_latents(batch, stream=0)
         with torch.no_grad():
             fake = gen(z, fake_idx, block, alpha)
         real_score, real_logits = disc(real, block, alpha)
         fake_score, _ = disc(fake, block, alpha)
-        with torch.autocast(device_type=real.device.type, enabled=False):  # penalty in float32
-            penalty = gradient_penalty(lambda x: disc(x, block, alpha)[0], real.float(), fake.float(),
-                                       self.config.train.gp_target, generator=self._gp_generator(real.device))
-        d_total, d_terms = discriminator_loss(real_score, fake_score, real_logits, real_idx, penalty,
-                                              self.loss_weights)
+        weights = self.loss_weights
+        if self.regularize_now(batch) if regularize is None else regularize:
+            with torch.autocast(device_type=real.device.type, enabled=False):  # penalty in float32
+                # eager: torch.compile does not support the penalty's double backward
+                penalty = gradient_penalty(lambda x: self.discriminator(x, block, alpha)[0], real.float(),
+                                           fake.float(), t.gp_target, generator=self._gp_generator(real.device))
+            self._last_penalty = penalty.detach()
+            weights = dataclasses.replace(weights, gp=weights.gp * t.reg_interval)
+        else:
+            penalty = torch.zeros((), device=real.device)
+            weights = dataclasses.replace(weights, gp=0.0)
+        d_total, d_terms = discriminator_loss(real_score, fake_score, real_logits, real_idx, penalty, weights)
         opt_d.zero_grad(set_to_none=True)
         backward(d_total)
         opt_d.step()
 
         # generator step
         z, fake_idx = self.sample_latents(batch, stream=1)
-        with frozen(disc):
+        with frozen(self.discriminator):
             fake = gen(z, fake_idx, block, alpha)
             fake_score, fake_logits = disc(fake, block, alpha)
             g_total, g_terms = generator_loss(fake_score, fake_logits, fake_idx, self.loss_weights)
@@ -216,6 +245,11 @@ class GANSynthModule(L.LightningModule):
             opt_g.step()
         self.update_ema()
 
+        if t.reg_interval > 1:  # log the penalty last measured, and the total the paper's weights give
+            d_terms["gradient_penalty"] = self._last_penalty if self._last_penalty is not None else penalty
+            w = self.loss_weights
+            d_total = (d_terms["wgan"] + w.gp * d_terms["gradient_penalty"] + w.drift * d_terms["drift"]
+                       + w.aux * d_terms["pitch"])
         metrics = {
             "d_loss": d_total, "d_wgan": d_terms["wgan"], "gradient_penalty": d_terms["gradient_penalty"],
             "drift": d_terms["drift"], "d_pitch": d_terms["pitch"],
@@ -224,12 +258,32 @@ class GANSynthModule(L.LightningModule):
         }
         return {k: v.detach().float() for k, v in metrics.items()}
 
+    def regularize_now(self, batch: int) -> bool:
+        """Whether the step at the current images seen computes the gradient penalty: every
+        `train.reg_interval`-th step, counted in global batches (batch x world size), so that it
+        is a function of the position in training, also after a resume."""
+        _, world = self._world()
+        return (self.images_seen // (batch * world)) % self.config.train.reg_interval == 0
+
+    def networks(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        """(generator, discriminator) as the step calls them: the modules, or with `train.compile`
+        their `torch.compile`d versions (built at the first call, sharing the modules' weights)."""
+        if not self.config.train.compile:
+            return self.generator, self.discriminator
+        if self._networks is None:
+            backend = self.config.train.compile_backend
+            self._networks = (CompiledNetwork(self.generator, backend), CompiledNetwork(self.discriminator, backend))
+        return self._networks
+
     @torch.no_grad()
     def update_ema(self) -> None:
         """ema <- decay * ema + (1 - decay) * generator, for every parameter and buffer."""
         weight = 1.0 - self.config.train.ema_decay
-        for p_ema, p in zip(self.generator_ema.parameters(), self.generator.parameters(), strict=True):
-            p_ema.lerp_(p.detach(), weight)
+        ema_params: list[torch.Tensor] = list(self.generator_ema.parameters())
+        params = [p.detach() for p in self.generator.parameters()]
+        if len(ema_params) != len(params):
+            raise RuntimeError("the EMA generator and the generator have different parameters")
+        torch._foreach_lerp_(ema_params, params, weight)  # one fused pass instead of one per tensor
         for b_ema, b in zip(self.generator_ema.buffers(), self.generator.buffers(), strict=True):
             b_ema.copy_(b)
 
@@ -265,11 +319,17 @@ class GANSynthModule(L.LightningModule):
         self._last_step_time = now
         metrics.update(images_seen=torch.tensor(float(self.images_seen)), stage=torch.tensor(float(before.stage)),
                        block=torch.tensor(float(before.block)), alpha=torch.tensor(before.alpha))
+        # device tensors, read (.item()) only when Lightning writes a log row; the progress bar shows
+        # the host counters (callbacks.ImagesProgressBar)
         self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=global_batch)
-        self.log_dict({"img": float(self.images_seen), "stg": float(before.stage)}, prog_bar=True,
-                      logger=False, on_step=True, on_epoch=False, batch_size=global_batch)
         if self.progress().done:
             self.trainer.should_stop = True
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Check the batch's pitches while it is still on the host."""
+        if isinstance(batch, dict) and "pitch" in batch:
+            self.check_pitches(batch["pitch"])
+        return batch
 
     def on_train_start(self) -> None:
         self._last_step_time = None

@@ -27,7 +27,13 @@ import torch
 
 from gansynth.config import DataConfig, ExperimentConfig, config_to_dict, save_config
 from gansynth.errors import BadInputError, ConfigError, GansynthError
-from gansynth.training.callbacks import LAST_NAME, AtomicCheckpoint, SampleLogger, StopOnSignal
+from gansynth.training.callbacks import (
+    LAST_NAME,
+    AtomicCheckpoint,
+    ImagesProgressBar,
+    SampleLogger,
+    StopOnSignal,
+)
 from gansynth.training.checkpoint_file import read_training_checkpoint
 from gansynth.training.module import GANSynthModule, fit_normalizer
 from gansynth.training.sampling import ResumableDataModule
@@ -63,6 +69,8 @@ NOISE_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
     (r"The number of training batches \(\d+\) is smaller than the logging interval", UserWarning),
     # our sampler continues from the images seen, mid-epoch too (ResumableDataModule)
     (r"You're resuming from a checkpoint that ended before the epoch ended", UserWarning),
+    # the module checks the pitches of each batch on the host (GANSynthModule.on_before_batch_transfer)
+    (r"You have overridden `on_before_batch_transfer` in `LightningModule`", UserWarning),
 )
 # log records of these Lightning loggers that contain one of these texts are dropped: promotional
 # tips, and the SIGTERM notice that `gansynth train`'s stop line replaces
@@ -138,6 +146,7 @@ def build_trainer(config: ExperimentConfig, callbacks: Sequence[L.Callback] = ()
         StopOnSignal(),
         AtomicCheckpoint(paths["checkpoints"], t.checkpoint_every_images),
         SampleLogger(paths["samples"], t.sample_every_images, t.num_samples, seed=t.seed),
+        *([ImagesProgressBar()] if progress_bar else []),
         *callbacks,
     ]
     kwargs: dict[str, Any] = dict(
@@ -234,7 +243,8 @@ def train(config: ExperimentConfig, resume: bool | str | os.PathLike[str] = Fals
     data_config = getattr(dm, "data", None)
     workers = data_config.num_workers if isinstance(data_config, DataConfig) else 0
     loader = ResumableDataModule(dm, config.train.batch_size, config.train.seed,
-                                 position=lambda: module.images_seen, num_workers=workers)
+                                 position=lambda: module.images_seen, num_workers=workers,
+                                 pin_memory=config.train.pin_memory)
     with quiet_lightning():
         trainer = build_trainer(config, callbacks, progress_bar=progress_bar, **trainer_kwargs)
         stop = _callback(trainer, StopOnSignal)

@@ -65,11 +65,12 @@ class ResumableDataModule(L.LightningDataModule):
     """Wraps a datamodule that offers `train_dataset()` (and optionally `pitch_distribution()`),
     serving its dataset with a `ResumableSampler` (use with `Trainer(use_distributed_sampler=False)`).
 
-    inner: e.g. `NoteDataModule`; batch_size: per rank; position: images seen so far.
+    inner: e.g. `NoteDataModule`; batch_size: per rank; position: images seen so far;
+    pin_memory: serve batches in pinned host memory when the trainer runs on a GPU.
     """
 
     def __init__(self, inner: L.LightningDataModule, batch_size: int, seed: int,
-                 position: Callable[[], int], num_workers: int = 0) -> None:
+                 position: Callable[[], int], num_workers: int = 0, pin_memory: bool = True) -> None:
         super().__init__()
         if not callable(getattr(inner, "train_dataset", None)):
             raise TypeError(f"{type(inner).__name__} has no train_dataset() to wrap")
@@ -78,6 +79,7 @@ class ResumableDataModule(L.LightningDataModule):
         self.seed = seed
         self.position = position
         self.num_workers = num_workers
+        self.pin_memory = pin_memory
 
     def prepare_data(self) -> None:
         self.inner.prepare_data()
@@ -93,8 +95,10 @@ class ResumableDataModule(L.LightningDataModule):
         dataset = self.dataset()
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
         sampler = ResumableSampler(len(dataset), self.batch_size, self.seed, self.position, rank, world)  # type: ignore[arg-type]
+        on_gpu = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
         return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=True,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+                          pin_memory=self.pin_memory and on_gpu)
 
     def pitch_distribution(self) -> torch.Tensor:
         """The wrapped datamodule's pitch distribution."""
