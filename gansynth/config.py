@@ -268,13 +268,16 @@ class GANTrainConfig:
 class TrainerConfig:
     """Passed through to `lightning.Trainer`: accelerator ("auto", "cpu", "gpu"), devices (an
     int or "auto"), num_nodes, strategy ("auto", "ddp", "ddp_find_unused_parameters_true", ...;
-    "auto" picks the latter on more than one device) and precision ("32-true", "bf16-mixed")."""
+    "auto" picks the latter on more than one device), precision ("32-true", "bf16-mixed") and
+    benchmark (cuDNN autotuning: on a GPU, the fastest convolution kernels are chosen once for each
+    stage's shapes; kernel choice may differ between runs in the last bits; no effect on CPU)."""
 
     accelerator: str = "auto"
     devices: int | str = "auto"
     num_nodes: int = 1
     strategy: str = "auto"
     precision: str = "32-true"
+    benchmark: bool = True
 
     def __post_init__(self) -> None:
         if self.num_nodes < 1:

@@ -50,3 +50,16 @@ def test_the_default_fast_settings_per_device() -> None:
     cuda = default_fast_settings(config, torch.device("cuda"))
     assert {"trainer.precision=bf16-mixed", "train.compile=true", "train.batch_size=16"} <= set(cuda)
     load_config(ExperimentConfig, DEBUG, cuda)  # every setting is a valid override
+
+
+def test_the_fast_paper_recipe_is_the_paper_recipe_with_the_gpu_fast_settings() -> None:
+    """recipes/gansynth_paper_fast.yaml differs from the paper recipe exactly by the fast settings
+    `bench train --compare --device cuda` uses (and its output folder and accelerator)."""
+    recipes = Path(DEBUG).parent
+    paper = load_config(ExperimentConfig, recipes / "gansynth_paper.yaml")
+    fast = load_config(ExperimentConfig, recipes / "gansynth_paper_fast.yaml")
+    expected = load_config(ExperimentConfig, recipes / "gansynth_paper.yaml",
+                           [*default_fast_settings(paper, torch.device("cuda")), "output=runs/gansynth_paper_fast",
+                            "trainer.accelerator=gpu"])
+    assert fast.train == expected.train and fast.trainer == expected.trainer and fast == expected
+    assert fast.model == paper.model and fast.schedule == paper.schedule and fast.data == paper.data

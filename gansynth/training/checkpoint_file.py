@@ -7,7 +7,9 @@ A `.ckpt` is Lightning's dict; gansynth relies on these entries:
     state_dict                   module weights: "generator.*", "generator_ema.*",
                                  "discriminator.*", "normalizer.a", "normalizer.b", "pitch_probs"
     gansynth                     {"images_seen", "stage" (0..2*blocks-2 at save time),
-                                  "world_size", "torch_rng", "numpy_rng", "python_rng"}
+                                  "world_size", "torch_rng", "numpy_rng", "python_rng",
+                                  "last_penalty" (float tensor, with train.reg_interval > 1:
+                                  the penalty last computed, logged on the steps without one)}
 
 Checkpoints written before "stage" was stored get it recomputed from the schedule on reading.
 Every file is read with `torch.load(weights_only=True)`: reading never runs code from it.

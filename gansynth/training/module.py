@@ -349,11 +349,15 @@ class GANSynthModule(L.LightningModule):
                           "cached_gaussian": float(np_state[4])},
             "python_rng": random.getstate(),
         }
+        if self._last_penalty is not None:
+            checkpoint[STATE_KEY]["last_penalty"] = self._last_penalty.detach().cpu()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Restore the image count; restore the RNG states when the world size is unchanged."""
         state = training_state(checkpoint, "the checkpoint")
         self.images_seen = int(state["images_seen"])
+        last_penalty = state.get("last_penalty")
+        self._last_penalty = last_penalty.to(self.device) if isinstance(last_penalty, torch.Tensor) else None
         rank, world = self._world()
         if int(state.get("world_size", 1)) == world == 1:
             torch.set_rng_state(state["torch_rng"])

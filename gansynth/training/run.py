@@ -151,7 +151,7 @@ def build_trainer(config: ExperimentConfig, callbacks: Sequence[L.Callback] = ()
     ]
     kwargs: dict[str, Any] = dict(
         accelerator=tr.accelerator, devices=tr.devices, num_nodes=tr.num_nodes,
-        strategy=resolve_strategy(config), precision=tr.precision,
+        strategy=resolve_strategy(config), precision=tr.precision, benchmark=tr.benchmark,
         max_epochs=-1, max_steps=-1, limit_val_batches=0, num_sanity_val_steps=0,
         use_distributed_sampler=False,  # ResumableSampler shards the data itself
         enable_checkpointing=False, enable_progress_bar=progress_bar, enable_model_summary=progress_bar,

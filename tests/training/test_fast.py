@@ -185,3 +185,32 @@ def test_compiled_training_through_aot_autograd(tmp_path: Path, gm_tiny_cache: s
     for a, b in zip(runs["eager"], runs["compiled"], strict=True):
         for key in LOSSES:
             assert float(b[key]) == pytest.approx(float(a[key]), rel=1e-3, abs=1e-4), (a["images_seen"], key)
+
+
+def test_lazy_regularization_resumes_exactly(tmp_path: Path, gm_tiny_cache: str) -> None:
+    """3 + 3 steps with a resume in between, the penalty every 4th step (steps 0 and 4: one on each
+    side of the resume), give bit-identical weights to 6 straight steps: which steps are
+    regularized is a function of the images seen."""
+    lazy = ("train.reg_interval=4",)
+    straight = train(debug_config(tmp_path / "straight", gm_tiny_cache, "schedule.max_images=24", *lazy),
+                     progress_bar=False)
+    train(debug_config(tmp_path / "split", gm_tiny_cache, "schedule.max_images=12", *lazy), progress_bar=False)
+    resumed = train(debug_config(tmp_path / "split", gm_tiny_cache, "schedule.max_images=24", *lazy),
+                    resume=True, progress_bar=False)
+    a, b = straight.state_dict(), resumed.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    penalties = [float(r["gradient_penalty"]) for r in read_rows(tmp_path / "split")]
+    assert penalties == [float(r["gradient_penalty"]) for r in read_rows(tmp_path / "straight")]
+
+
+def test_cudnn_autotuning_follows_the_config(tmp_path: Path, gm_tiny_cache: str) -> None:
+    from gansynth.training.run import build_trainer
+
+    before = torch.backends.cudnn.benchmark
+    try:
+        for flag in (False, True):
+            build_trainer(debug_config(tmp_path / str(flag), gm_tiny_cache, f"trainer.benchmark={str(flag).lower()}"),
+                          progress_bar=False)
+            assert torch.backends.cudnn.benchmark is flag
+    finally:
+        torch.backends.cudnn.benchmark = before
