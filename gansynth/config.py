@@ -142,6 +142,9 @@ class DataConfig:
 # the paper's resolution -> channels table, 2x16 .. 128x1024: min(4096 / 2^block, 256)
 PAPER_GAN_CHANNELS = (256, 256, 256, 256, 128, 64, 32)
 NORMALIZERS = ("prespecified", "fitted")
+# adversarial losses (gansynth.losses) and augmentation ops (gansynth.training.augment)
+GAN_LOSSES = ("wgan-gp", "ns-r1")
+AUGMENT_OPS = ("time_shift", "time_cutout", "freq_cutout")
 
 
 def check_channels(channels: tuple[int, ...]) -> tuple[int, ...]:
@@ -219,6 +222,18 @@ class GANTrainConfig:
     compile_backend: the `torch.compile` backend ("inductor"; "aot_eager" traces without
         generating kernels, for tests).
     pin_memory: serve batches from pinned host memory when training on a GPU (no effect on CPU).
+    loss: "wgan-gp" (the paper's: WGAN, gradient penalty gp_weight, drift) or "ns-r1" (the
+        non-saturating logistic loss with the R1 penalty on real data, weight r1_gamma / 2, no
+        drift). reg_interval applies to either penalty.
+    r1_gamma: the R1 weight gamma (the penalty is gamma / 2 x mean |grad D(real)|^2).
+    augment: comma-separated DiffAugment ops applied to every input of D, real and fake alike:
+        time_shift, time_cutout, freq_cutout (gansynth.training.augment; none shifts frequency,
+        which would change the pitch). "" is none, the paper's.
+    ema_half_life_images: when > 0, the EMA generator's half-life in images (the decay per step
+        follows from the global batch) instead of ema_decay.
+    ema_rampup: when > 0 (with ema_half_life_images), the half-life is at most ema_rampup x the
+        images seen since the current stage began (StyleGAN2-ADA's ramp-up, restarted at every
+        stage: a new block's weights are not averaged with their untrained start).
     """
 
     batch_size: int = 8
@@ -241,6 +256,11 @@ class GANTrainConfig:
     compile: bool = False
     compile_backend: str = "inductor"
     pin_memory: bool = True
+    loss: str = "wgan-gp"
+    r1_gamma: float = 10.0
+    augment: str = ""
+    ema_half_life_images: int = 0
+    ema_rampup: float = 0.0
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -262,6 +282,16 @@ class GANTrainConfig:
             raise ConfigError(f"train.reg_interval must be >= 1 (1: penalty on every step), got {self.reg_interval}")
         if not self.compile_backend:
             raise ConfigError("train.compile_backend must name a torch.compile backend, e.g. 'inductor'")
+        if self.loss not in GAN_LOSSES:
+            raise ConfigError(f"train.loss {self.loss!r} is not one of {GAN_LOSSES}")
+        if not self.r1_gamma >= 0:
+            raise ConfigError(f"train.r1_gamma must be >= 0, got {self.r1_gamma}")
+        for op in (o.strip() for o in self.augment.split(",") if o.strip()):
+            if op not in AUGMENT_OPS:
+                raise ConfigError(f"train.augment: {op!r} is not one of {AUGMENT_OPS}")
+        if self.ema_half_life_images < 0 or not self.ema_rampup >= 0:
+            raise ConfigError(f"train.ema_half_life_images and train.ema_rampup must be >= 0, got "
+                              f"{self.ema_half_life_images} and {self.ema_rampup}")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """GAN losses as pure functions on tensors (DESIGN.md section 3, "Training").
 
-WGAN with gradient penalty (weight 10, target 1), drift 0.001 * mean(D(real)^2) and an auxiliary
-pitch cross-entropy (weight 10: G on its sampled fake pitches, D on real pitches only).
+The paper's: WGAN with gradient penalty (weight 10, target 1), drift 0.001 * mean(D(real)^2) and
+an auxiliary pitch cross-entropy (weight 10: G on its sampled fake pitches, D on real pitches
+only). The option `train.loss: ns-r1` (docs/training.md): the non-saturating logistic loss with
+the R1 penalty on real data, gamma / 2 * mean(|grad_x D(x)|^2) (Mescheder et al. 2018, StyleGAN2),
+and no drift term; the pitch cross-entropy stays.
 
 The term functions return UNWEIGHTED values; `discriminator_loss` / `generator_loss` apply the
 weights of a `GANLossWeights` and return `(total, terms)` where `terms` holds the unweighted terms
@@ -16,6 +19,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from gansynth.config import GAN_LOSSES as ADVERSARIAL_LOSSES
 
 # Added under the square root of the gradient norm so that its derivative stays finite where the
 # critic's gradient is exactly zero (the double backward of sqrt(0) is inf).
@@ -71,6 +76,31 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     return (norm / target - 1.0).pow(2).mean()
 
 
+def r1_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor) -> torch.Tensor:
+    """R1: mean over the batch of |grad_x D(x)|^2 at the real data, computed in float32.
+
+    critic: maps (B, ...) inputs to (B,) scores; real: (B, C, H, W). The result is a scalar that
+    stays differentiable with respect to the critic's parameters (create_graph=True); the weight
+    (gamma / 2) is applied by the caller.
+    """
+    x = real.detach().requires_grad_(True)
+    score = critic(x)  # (B,)
+    (grad,) = torch.autograd.grad(score.float().sum(), x, create_graph=True)
+    return grad.float().reshape(real.shape[0], -1).pow(2).sum(dim=1).mean()
+
+
+def ns_d_loss(real_score: torch.Tensor, fake_score: torch.Tensor) -> torch.Tensor:
+    """Non-saturating (logistic) critic loss: mean(softplus(D(fake))) + mean(softplus(-D(real))).
+    real_score, fake_score: (B,) logits. Scalar tensor."""
+    return F.softplus(fake_score.float()).mean() + F.softplus(-real_score.float()).mean()
+
+
+def ns_g_loss(fake_score: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss: mean(softplus(-D(fake))). fake_score: (B,). Scalar tensor."""
+    return F.softplus(-fake_score.float()).mean()
+
+
+
 def drift_penalty(real_score: torch.Tensor) -> torch.Tensor:
     """mean(D(real)^2): keeps the critic's output near zero. real_score: (B,). Scalar tensor."""
     return real_score.float().pow(2).mean()
@@ -91,17 +121,23 @@ def pitch_accuracy(logits: torch.Tensor, target_index: torch.Tensor) -> torch.Te
 
 def discriminator_loss(real_score: torch.Tensor, fake_score: torch.Tensor,
                        real_logits: torch.Tensor, real_pitch: torch.Tensor, penalty: torch.Tensor,
-                       weights: GANLossWeights | None = None,
+                       weights: GANLossWeights | None = None, loss: str = "wgan-gp",
                        ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Total critic loss = wgan + gp * penalty + drift * drift_penalty + aux * pitch_loss(real).
+    """Total critic loss = adversarial + gp * penalty + drift * drift_penalty + aux * pitch_loss(real).
 
     real_score, fake_score: (B,); real_logits: (B, num_pitches) of D on the REAL batch;
-    real_pitch: (B,) int64 class index; penalty: scalar from `gradient_penalty`.
-    Returns (total, {"wgan", "gradient_penalty", "drift", "pitch"}) with unweighted terms.
+    real_pitch: (B,) int64 class index; penalty: scalar from `gradient_penalty` ("wgan-gp") or
+    `r1_penalty` ("ns-r1"; `weights.gp` is then gamma / 2 and `weights.drift` is not used).
+    Returns (total, {"wgan", "gradient_penalty", "drift", "pitch"}) with unweighted terms ("wgan"
+    holds the adversarial term of either loss).
     """
+    if loss not in ADVERSARIAL_LOSSES:
+        raise ValueError(f"loss {loss!r} is not one of {ADVERSARIAL_LOSSES}")
     w = weights if weights is not None else GANLossWeights()
+    if loss == "ns-r1":
+        w = GANLossWeights(gp=w.gp, drift=0.0, aux=w.aux)
     terms = {
-        "wgan": wgan_d_loss(real_score, fake_score),
+        "wgan": wgan_d_loss(real_score, fake_score) if loss == "wgan-gp" else ns_d_loss(real_score, fake_score),
         "gradient_penalty": penalty,
         "drift": drift_penalty(real_score),
         "pitch": pitch_loss(real_logits, real_pitch),
@@ -112,16 +148,19 @@ def discriminator_loss(real_score: torch.Tensor, fake_score: torch.Tensor,
 
 
 def generator_loss(fake_score: torch.Tensor, fake_logits: torch.Tensor, fake_pitch: torch.Tensor,
-                   weights: GANLossWeights | None = None,
+                   weights: GANLossWeights | None = None, loss: str = "wgan-gp",
                    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Total generator loss = wgan_g + aux * pitch_loss(D's logits on fakes, the sampled pitches).
+    """Total generator loss = adversarial (wgan_g_loss or, for "ns-r1", ns_g_loss) + aux *
+    pitch_loss(D's logits on fakes, the sampled pitches).
 
     fake_score: (B,); fake_logits: (B, num_pitches); fake_pitch: (B,) int64 class index the fakes
     were generated with. Returns (total, {"wgan", "pitch"}) with unweighted terms.
     """
+    if loss not in ADVERSARIAL_LOSSES:
+        raise ValueError(f"loss {loss!r} is not one of {ADVERSARIAL_LOSSES}")
     w = weights if weights is not None else GANLossWeights()
     terms = {
-        "wgan": wgan_g_loss(fake_score),
+        "wgan": wgan_g_loss(fake_score) if loss == "wgan-gp" else ns_g_loss(fake_score),
         "pitch": pitch_loss(fake_logits, fake_pitch),
     }
     return terms["wgan"] + w.aux * terms["pitch"], terms

@@ -34,9 +34,11 @@ from gansynth.losses import (
     generator_loss,
     gradient_penalty,
     pitch_accuracy,
+    r1_penalty,
 )
 from gansynth.models import build_discriminator, build_generator
 from gansynth.spectral import Normalizer
+from gansynth.training.augment import augment, parse_policy
 from gansynth.training.checkpoint_file import STATE_KEY, training_state
 from gansynth.training.schedule import Progress, progress
 from gansynth.training.speed import CompiledNetwork
@@ -101,7 +103,10 @@ class GANSynthModule(L.LightningModule):
         # probabilities of the fake pitch classes; replaced by the datamodule's in `setup`
         self.register_buffer("pitch_probs", torch.full((config.num_pitches,), 1.0 / config.num_pitches))
         t = config.train
-        self.loss_weights = GANLossWeights(gp=t.gp_weight, drift=t.drift_weight, aux=t.aux_weight)
+        penalty_weight = t.gp_weight if t.loss == "wgan-gp" else t.r1_gamma / 2
+        self.loss_weights = GANLossWeights(gp=penalty_weight, drift=t.drift_weight, aux=t.aux_weight)
+        self.augment_ops = parse_policy(t.augment)
+        self._augment_noise = torch.Generator()
         self.images_seen = 0
         self._noise = torch.Generator()
         self._device_noise: torch.Generator | None = None
@@ -212,24 +217,37 @@ class GANSynthModule(L.LightningModule):
         gen, disc = self.networks()
         t = self.config.train
 
-        # discriminator step; with lazy regularization the penalty only every reg_interval-th step
+        # discriminator step; with lazy regularization the penalty only every reg_interval-th step.
+        # With train.augment every input of D goes through the same augmentation family.
+        rank, _ = self._world()
+        self._augment_noise.manual_seed(step_seed(t.seed, rank, self.images_seen, 5))
+
+        def critic(x: torch.Tensor, net: Callable[..., Any] = disc) -> tuple[torch.Tensor, torch.Tensor]:
+            return net(augment(x, self.augment_ops, self._augment_noise), block, alpha)
+
         z, fake_idx = self.sample_latents(batch, stream=0)
         with torch.no_grad():
             fake = gen(z, fake_idx, block, alpha)
-        real_score, real_logits = disc(real, block, alpha)
-        fake_score, _ = disc(fake, block, alpha)
+        real_score, real_logits = critic(real)
+        fake_score, _ = critic(fake)
         weights = self.loss_weights
         if self.regularize_now(batch) if regularize is None else regularize:
             with torch.autocast(device_type=real.device.type, enabled=False):  # penalty in float32
                 # eager: torch.compile does not support the penalty's double backward
-                penalty = gradient_penalty(lambda x: self.discriminator(x, block, alpha)[0], real.float(),
-                                           fake.float(), t.gp_target, generator=self._gp_generator(real.device))
+                def score(x: torch.Tensor) -> torch.Tensor:
+                    return critic(x, self.discriminator)[0]
+                if t.loss == "wgan-gp":
+                    penalty = gradient_penalty(score, real.float(), fake.float(), t.gp_target,
+                                               generator=self._gp_generator(real.device))
+                else:
+                    penalty = r1_penalty(score, real.float())
             self._last_penalty = penalty.detach()
             weights = dataclasses.replace(weights, gp=weights.gp * t.reg_interval)
         else:
             penalty = torch.zeros((), device=real.device)
             weights = dataclasses.replace(weights, gp=0.0)
-        d_total, d_terms = discriminator_loss(real_score, fake_score, real_logits, real_idx, penalty, weights)
+        d_total, d_terms = discriminator_loss(real_score, fake_score, real_logits, real_idx, penalty, weights,
+                                              loss=t.loss)
         opt_d.zero_grad(set_to_none=True)
         backward(d_total)
         opt_d.step()
@@ -238,17 +256,18 @@ class GANSynthModule(L.LightningModule):
         z, fake_idx = self.sample_latents(batch, stream=1)
         with frozen(self.discriminator):
             fake = gen(z, fake_idx, block, alpha)
-            fake_score, fake_logits = disc(fake, block, alpha)
-            g_total, g_terms = generator_loss(fake_score, fake_logits, fake_idx, self.loss_weights)
+            fake_score, fake_logits = critic(fake)
+            g_total, g_terms = generator_loss(fake_score, fake_logits, fake_idx, self.loss_weights, loss=t.loss)
             opt_g.zero_grad(set_to_none=True)
             backward(g_total)
             opt_g.step()
-        self.update_ema()
+        self.update_ema(batch * self._world()[1])
 
-        if t.reg_interval > 1:  # log the penalty last measured, and the total the paper's weights give
+        if t.reg_interval > 1:  # log the penalty last measured, and the total with unscaled weights
             d_terms["gradient_penalty"] = self._last_penalty if self._last_penalty is not None else penalty
             w = self.loss_weights
-            d_total = (d_terms["wgan"] + w.gp * d_terms["gradient_penalty"] + w.drift * d_terms["drift"]
+            drift = w.drift if t.loss == "wgan-gp" else 0.0
+            d_total = (d_terms["wgan"] + w.gp * d_terms["gradient_penalty"] + drift * d_terms["drift"]
                        + w.aux * d_terms["pitch"])
         metrics = {
             "d_loss": d_total, "d_wgan": d_terms["wgan"], "gradient_penalty": d_terms["gradient_penalty"],
@@ -275,10 +294,26 @@ class GANSynthModule(L.LightningModule):
             self._networks = (CompiledNetwork(self.generator, backend), CompiledNetwork(self.discriminator, backend))
         return self._networks
 
+    def ema_decay(self, global_batch: int) -> float:
+        """The EMA decay of this step: `train.ema_decay`, or with `train.ema_half_life_images` H
+        0.5 ** (global_batch / H), where with `train.ema_rampup` r the half-life is at most
+        r x the images seen since the current stage began (at least one batch)."""
+        t = self.config.train
+        if t.ema_half_life_images <= 0:
+            return t.ema_decay
+        half_life = float(t.ema_half_life_images)
+        if t.ema_rampup > 0:
+            since_stage = self.images_seen - self.progress().stage * self.config.schedule.stage_images
+            half_life = min(half_life, max(since_stage, global_batch) * t.ema_rampup)
+        return 0.5 ** (global_batch / max(half_life, 1e-8))
+
     @torch.no_grad()
-    def update_ema(self) -> None:
-        """ema <- decay * ema + (1 - decay) * generator, for every parameter and buffer."""
-        weight = 1.0 - self.config.train.ema_decay
+    def update_ema(self, global_batch: int | None = None) -> None:
+        """ema <- decay * ema + (1 - decay) * generator, for every parameter and buffer; decay from
+        `ema_decay(global_batch)` (default: this step's batch over all devices)."""
+        if global_batch is None:
+            global_batch = self.config.train.batch_size * self._world()[1]
+        weight = 1.0 - self.ema_decay(global_batch)
         ema_params: list[torch.Tensor] = list(self.generator_ema.parameters())
         params = [p.detach() for p in self.generator.parameters()]
         if len(ema_params) != len(params):

@@ -26,6 +26,7 @@ PITCHES = torch.tensor([36, 48, 60, 72])
 
 
 def tiny_module(**train: object) -> GANSynthModule:
+    """A module with tiny networks, stages of 8 images and batch 4, seeded, with `train` fields."""
     torch.manual_seed(0)
     return GANSynthModule(config_from_dict(ExperimentConfig, {
         "model": {"latent_dim": 8, "channels": [4, 4, 4, 4, 2, 2, 2]},

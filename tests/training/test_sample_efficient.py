@@ -1,0 +1,110 @@
+"""Sample-efficient training options (issue 14, part): the non-saturating loss with R1, DiffAugment
+that keeps pitch, and the EMA half-life in images with its ramp-up."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gansynth.errors import ConfigError
+from gansynth.losses import discriminator_loss, generator_loss, ns_d_loss, ns_g_loss, r1_penalty
+from gansynth.training.augment import augment, parse_policy
+from gansynth.training.run import train
+from tests.training.conftest import debug_config
+from tests.training.test_fast import one_step, read_rows, tiny_module
+
+
+def test_non_saturating_losses_and_r1() -> None:
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+    expected_d = (F.softplus(fake).mean() + F.softplus(-real).mean()).item()
+    assert ns_d_loss(real, fake).item() == pytest.approx(expected_d)
+    assert ns_g_loss(fake).item() == pytest.approx(F.softplus(-fake).mean().item())
+    # a linear critic D(x) = <w, x> has gradient w everywhere: R1 = |w|^2
+    w = torch.randn(2, 3, 4, requires_grad=True)
+    penalty = r1_penalty(lambda x: (x * w).flatten(1).sum(1), torch.randn(5, 2, 3, 4))
+    assert penalty.item() == pytest.approx(w.pow(2).sum().item(), rel=1e-5)
+    penalty.backward()  # differentiable in the critic's parameters: d|w|^2/dw = 2w
+    torch.testing.assert_close(w.grad, 2 * w.detach())
+    # the ns-r1 critic loss has no drift term
+    logits, idx = torch.zeros(2, 3), torch.tensor([0, 1])
+    total, terms = discriminator_loss(real, fake, logits, idx, penalty.detach(), loss="ns-r1")
+    assert total.item() == pytest.approx(terms["wgan"].item() + 10 * penalty.item() + 10 * terms["pitch"].item())
+    with pytest.raises(ValueError, match="not one of"):
+        generator_loss(fake, logits, idx, loss="hinge")
+
+
+def test_ns_r1_training_step_and_its_lazy_form() -> None:
+    after = one_step(tiny_module(loss="ns-r1", r1_gamma=2.0, reg_interval=4), images_seen=16)
+    for a, b in zip(after, one_step(tiny_module(loss="ns-r1", r1_gamma=8.0), images_seen=16), strict=True):
+        assert torch.equal(a, b)
+    paper = one_step(tiny_module(), images_seen=16)
+    assert any(not torch.equal(a, b) for a, b in zip(after, paper, strict=True))
+    assert all(torch.isfinite(p).all() for p in after)
+
+
+def test_augmentation_keeps_every_frequency_bin_in_place() -> None:
+    x = torch.randn(6, 2, 32, 64)
+    gen = torch.Generator().manual_seed(0)
+    assert augment(x, (), gen) is x
+    # time shift: every output frame is an input frame of the same example, or zeros
+    shifted = augment(x, ("time_shift",), gen)
+    assert shifted.shape == x.shape
+    for b in range(6):
+        zero = shifted[b].abs().sum(dim=(0, 2)) == 0
+        for f in torch.nonzero(~zero).flatten().tolist():
+            assert any(torch.equal(shifted[b, :, f], x[b, :, g]) for g in range(32))
+    # cutouts: a band of frames or of bins is zero in both channels, the rest untouched
+    for op, dim, width in (("time_cutout", 2, 32 // 4), ("freq_cutout", 3, 64 // 8)):
+        out = augment(x, (op,), gen)
+        other = (1, 3) if dim == 2 else (1, 2)
+        for b in range(6):
+            zeros = out[b].abs().sum(dim=tuple(d - 1 for d in other)) == 0
+            assert int(zeros.sum()) == width
+            band = torch.nonzero(zeros).flatten()
+            assert int(band.max() - band.min()) == width - 1  # contiguous
+            kept = ~zeros
+            if dim == 2:
+                assert torch.equal(out[b][:, kept], x[b][:, kept])
+            else:
+                assert torch.equal(out[b][:, :, kept], x[b][:, :, kept])
+    # the draws differ between examples, and gradients flow through
+    xg = x.clone().requires_grad_(True)
+    augment(xg, parse_policy("time_shift,time_cutout,freq_cutout"), gen).sum().backward()
+    assert xg.grad is not None and 0 < float((xg.grad != 0).float().mean()) < 1
+    with pytest.raises(ValueError, match="pitch_shift"):
+        parse_policy("time_shift,pitch_shift")
+    with pytest.raises(ConfigError, match="train.augment"):
+        tiny_module(augment="freq_shift")
+
+
+def test_ema_half_life_in_images_with_ramp_up() -> None:
+    fixed = tiny_module(ema_decay=0.99)
+    assert fixed.ema_decay(4) == 0.99
+    half = tiny_module(ema_half_life_images=400)
+    assert half.ema_decay(4) == pytest.approx(0.5 ** (4 / 400))
+    assert half.ema_decay(16) == pytest.approx(0.5 ** (16 / 400))  # per image, whatever the batch
+    ramp = tiny_module(ema_half_life_images=400, ema_rampup=0.5)
+    ramp.images_seen = 8 * 6  # the first step of stage 6: half-life 0.5 x one batch
+    assert ramp.ema_decay(4) == pytest.approx(0.5 ** (4 / 2))
+    ramp.images_seen = 8 * 6 + 4  # 4 images into the stage: half-life 2
+    assert ramp.ema_decay(4) == pytest.approx(0.5 ** (4 / 2))
+    ramp.images_seen = 8 * 100 + 4  # past the schedule: the last stage's images count
+    assert ramp.ema_decay(4) < 0.5 ** (4 / 400) + 1e-9
+
+
+def test_a_debug_schedule_with_the_sample_efficient_options(tmp_path: Path, gm_tiny_cache: str) -> None:
+    cfg = debug_config(tmp_path / "se", gm_tiny_cache, "train.loss=ns-r1", "train.r1_gamma=1.0",
+                       "train.reg_interval=4", "train.augment=time_shift,time_cutout,freq_cutout",
+                       "train.ema_half_life_images=40", "train.ema_rampup=0.5")
+    module = train(cfg, progress_bar=False)
+    assert module.images_seen == cfg.schedule.max_images
+    rows = read_rows(tmp_path / "se")
+    assert rows and all(math.isfinite(float(r[k])) for r in rows
+                        for k in ("d_loss", "g_loss", "gradient_penalty", "d_pitch", "g_pitch"))
+    # the logistic loss of an untrained critic starts near 2 ln 2
+    assert abs(float(rows[0]["d_wgan"]) - 2 * math.log(2)) < 0.5
+    assert all(torch.isfinite(p).all() for p in module.generator_ema.parameters())
