@@ -187,15 +187,33 @@ class GANModelConfig:
 @dataclass(frozen=True)
 class ScheduleConfig:
     """Progressive growing by images seen (summed over all devices): 2 * blocks - 1 stages of
-    `stage_images` each, alternating stable and transition; training stops at `max_images`."""
+    `stage_images` each, alternating stable and transition; training stops at `max_images`.
+
+    stage_image_counts: one image count per stage instead (2 * blocks - 1 of them; empty: every
+    stage has stage_images), e.g. to give the high-resolution blocks more of a budget. The last
+    stage lasts until max_images either way.
+    """
 
     stage_images: int = 800_000
     max_images: int = 11_000_000
+    stage_image_counts: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.stage_images < 1 or self.max_images < 1:
             raise ConfigError(f"schedule.stage_images and schedule.max_images must be >= 1, got "
                               f"{self.stage_images} and {self.max_images}")
+        if any(count < 1 for count in self.stage_image_counts):
+            raise ConfigError(f"schedule.stage_image_counts must all be >= 1, got {list(self.stage_image_counts)}")
+
+    def lengths(self, num_blocks: int) -> tuple[int, ...]:
+        """Images of each of the 2 * num_blocks - 1 stages."""
+        n = 2 * num_blocks - 1
+        if not self.stage_image_counts:
+            return (self.stage_images,) * n
+        if len(self.stage_image_counts) != n:
+            raise ConfigError(f"schedule.stage_image_counts must give {n} counts (2 x {num_blocks} blocks - 1), "
+                              f"got {len(self.stage_image_counts)}")
+        return tuple(self.stage_image_counts)
 
 
 @dataclass(frozen=True)
@@ -332,6 +350,7 @@ class ExperimentConfig:
     output: str = "runs/gansynth"
 
     def __post_init__(self) -> None:
+        self.schedule.lengths(len(self.model.channels))  # one count per stage, when counts are given
         scale = 2 ** (len(self.model.channels) - 1)
         frames, bins = self.spectral.frames, self.spectral.bins
         if frames % scale or bins % scale:

@@ -179,7 +179,7 @@ def step_flops(variant: Variant, images_seen: int) -> float:
 
 def run(args: argparse.Namespace) -> None:
     from gansynth.config import ExperimentConfig, load_config
-    from gansynth.training.schedule import num_stages
+    from gansynth.training.schedule import num_stages, stage_start
 
     check_whole_args(args, {"steps": (1, 1000), "warmup": (0, 1000), "threads": (1, 1024)})
     config = load_config(ExperimentConfig, args.config, args.overrides)
@@ -220,15 +220,16 @@ def run(args: argparse.Namespace) -> None:
     print(f"{'stage':>5} {'block':>5} {'frames x bins':>13} {'kind':>10}{columns}" + (" | speedup" if args.compare else ""))
 
     s = config.schedule
+    lengths = s.lengths(blocks)
     totals = [0.0 for _ in variants]
     last_speedup: float | None = None
     for stage in stages:
-        start = stage * s.stage_images
-        end = s.max_images if stage == all_stages[-1] else min(start + s.stage_images, s.max_images)
+        start = stage_start(stage, lengths)
+        end = s.max_images if stage == all_stages[-1] else min(start + lengths[stage], s.max_images)
         images = max(0, end - start)
         cells, rates = [], []
         for i, v in enumerate(variants):
-            v.module.images_seen = start + s.stage_images // 2
+            v.module.images_seen = start + lengths[stage] // 2
             seconds = step_seconds(v, args.steps, args.warmup, device)
             gflops = step_flops(v, v.module.images_seen) / seconds / 1e9
             rate = v.batch / seconds

@@ -76,10 +76,12 @@ def describe_training(config: ExperimentConfig, recipe: str) -> str:
         return f"{sum(p.numel() for p in module.parameters()):,}"
 
     s = config.spectral
+    counts = config.schedule.stage_image_counts
+    per_stage = f"{config.schedule.stage_images:,}" if not counts else "/".join(f"{c:,}" for c in counts)
     return (f"training {recipe}: generator {count(build_generator(config))} and discriminator "
             f"{count(build_discriminator(config))} parameters, {len(config.model.channels)} blocks up to "
             f"{s.frames} x {s.bins} {s.representation}, {config.schedule.max_images:,} images "
-            f"({config.schedule.stage_images:,} per stage, batch {config.train.batch_size}) "
+            f"({per_stage} per stage, batch {config.train.batch_size}) "
             f"from {config.data.path} into {config.output}")
 
 

@@ -51,7 +51,8 @@ class TrainingCheckpoint:
 def stage_of(config: ExperimentConfig, images_seen: int) -> int:
     """The schedule stage after `images_seen` images under `config`."""
     s = config.schedule
-    return progress(images_seen, s.stage_images, len(config.model.channels), s.max_images).stage
+    blocks = len(config.model.channels)
+    return progress(images_seen, s.lengths(blocks), blocks, s.max_images).stage
 
 
 def training_state(checkpoint: dict[str, Any], where: str | os.PathLike[str]) -> dict[str, Any]:

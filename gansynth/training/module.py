@@ -40,7 +40,7 @@ from gansynth.models import build_discriminator, build_generator
 from gansynth.spectral import Normalizer
 from gansynth.training.augment import augment, parse_policy
 from gansynth.training.checkpoint_file import STATE_KEY, training_state
-from gansynth.training.schedule import Progress, progress
+from gansynth.training.schedule import Progress, progress, stage_start
 from gansynth.training.speed import CompiledNetwork
 
 # odd multipliers that spread (seed, rank, images seen) over the 64-bit seed space
@@ -128,7 +128,7 @@ class GANSynthModule(L.LightningModule):
         """Stage/block/alpha at `images_seen` (default: the images seen so far)."""
         s = self.config.schedule
         seen = self.images_seen if images_seen is None else images_seen
-        return progress(seen, s.stage_images, self.num_blocks, s.max_images)
+        return progress(seen, s.lengths(self.num_blocks), self.num_blocks, s.max_images)
 
     def _world(self) -> tuple[int, int]:
         """(global rank, world size); (0, 1) outside a Trainer."""
@@ -303,7 +303,8 @@ class GANSynthModule(L.LightningModule):
             return t.ema_decay
         half_life = float(t.ema_half_life_images)
         if t.ema_rampup > 0:
-            since_stage = self.images_seen - self.progress().stage * self.config.schedule.stage_images
+            lengths = self.config.schedule.lengths(self.num_blocks)
+            since_stage = self.images_seen - stage_start(self.progress().stage, lengths)
             half_life = min(half_life, max(since_stage, global_batch) * t.ema_rampup)
         return 0.5 ** (global_batch / max(half_life, 1e-8))
 

@@ -188,11 +188,16 @@ def test_compiled_training_through_aot_autograd(tmp_path: Path, gm_tiny_cache: s
             assert float(b[key]) == pytest.approx(float(a[key]), rel=1e-3, abs=1e-4), (a["images_seen"], key)
 
 
-def test_lazy_regularization_resumes_exactly(tmp_path: Path, gm_tiny_cache: str) -> None:
+@pytest.mark.parametrize("options", [
+    ("train.reg_interval=4",),
+    ("train.reg_interval=4", "train.loss=ns-r1", "train.augment=time_shift,time_cutout,freq_cutout",
+     "train.ema_half_life_images=40", "train.ema_rampup=0.5"),
+], ids=["lazy", "lazy-ns-r1-augment-ema"])
+def test_lazy_regularization_resumes_exactly(tmp_path: Path, gm_tiny_cache: str, options: tuple[str, ...]) -> None:
     """3 + 3 steps with a resume in between, the penalty every 4th step (steps 0 and 4: one on each
     side of the resume), give bit-identical weights to 6 straight steps: which steps are
-    regularized is a function of the images seen."""
-    lazy = ("train.reg_interval=4",)
+    regularized, and the augmentation's draws, are functions of the images seen."""
+    lazy = options
     straight = train(debug_config(tmp_path / "straight", gm_tiny_cache, "schedule.max_images=24", *lazy),
                      progress_bar=False)
     train(debug_config(tmp_path / "split", gm_tiny_cache, "schedule.max_images=12", *lazy), progress_bar=False)

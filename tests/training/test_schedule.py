@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gansynth.errors import ConfigError
-from gansynth.training.schedule import Progress, num_stages, progress
+from gansynth.training.schedule import Progress, num_stages, progress, stage_lengths, stage_start
 
 S = 800_000
 
@@ -77,3 +77,34 @@ def test_invalid_settings() -> None:
         progress(0, max_images=0)
     with pytest.raises(ValueError, match="images_seen"):
         progress(-1)
+
+
+def test_per_stage_image_counts() -> None:
+    """Counts per stage (3 blocks -> 5 stages): stage boundaries at the cumulative sums, alpha
+    over each transition's own length, the last stage until the cap; equal counts give exactly
+    the single-number schedule."""
+    counts = (10, 20, 30, 40, 50)
+    starts = [0, 10, 30, 60, 100]
+    for stage, start in enumerate(starts):
+        assert stage_start(stage, counts) == start
+        p = progress(start, counts, num_blocks=3, max_images=1000)
+        assert p.stage == stage and (p.alpha == 0.0 if p.transition else p.alpha == 1.0)
+    assert progress(29, counts, 3, 1000).alpha == pytest.approx(19 / 20)  # last image of stage 1
+    assert progress(900, counts, 3, 1000).stage == 4  # the last stage runs until the cap
+    for seen in range(0, 200, 7):
+        assert progress(seen, (16,) * 5, 3, 150) == progress(seen, 16, 3, 150)
+    with pytest.raises(ConfigError, match="5 counts"):
+        progress(0, (10, 20), 3, 100)
+    with pytest.raises(ConfigError, match="stage_image_counts"):
+        stage_lengths((10, 0, 10, 10, 10), 3)
+
+
+def test_stage_image_counts_in_the_config() -> None:
+    from gansynth.config import ExperimentConfig, load_config
+    from tests.training.conftest import DEBUG_RECIPE
+
+    counts = [4, 4, 4, 4, 4, 4, 8, 8, 8, 8, 8, 16, 24]
+    config = load_config(ExperimentConfig, DEBUG_RECIPE, [f"schedule.stage_image_counts={counts}"])
+    assert config.schedule.lengths(7) == tuple(counts)
+    with pytest.raises(ConfigError, match="13 counts"):
+        load_config(ExperimentConfig, DEBUG_RECIPE, ["schedule.stage_image_counts=[4,4]"])
