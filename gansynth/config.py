@@ -169,12 +169,16 @@ class GANModelConfig:
     pitch_templates: also feed every generator block the spectrogram of a reference harmonic tone
         at the asked pitch (gansynth.models.conditioning). False is the paper's generator; the
         CPU-trained default model uses it (docs/models.md).
+    projection_weight: when > 0, the discriminator's score also holds this weight x the projection
+        term <embed(pitch), features> (Miyato and Koyama 2018), beside the auxiliary classifier
+        (whose loss weight is train.aux_weight). 0 is the paper's discriminator.
     """
 
     latent_dim: int = 256
     channels: tuple[int, ...] = PAPER_GAN_CHANNELS
     mbstd_group: int = 4
     pitch_templates: bool = False
+    projection_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.latent_dim < 1:
@@ -182,6 +186,8 @@ class GANModelConfig:
         check_channels(self.channels)
         if self.mbstd_group < 1:
             raise ConfigError(f"model.mbstd_group must be >= 1, got {self.mbstd_group}")
+        if not self.projection_weight >= 0:
+            raise ConfigError(f"model.projection_weight must be >= 0, got {self.projection_weight}")
 
 
 @dataclass(frozen=True)

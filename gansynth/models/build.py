@@ -21,4 +21,5 @@ def build_generator(config: ExperimentConfig) -> Generator:
 def build_discriminator(config: ExperimentConfig) -> Discriminator:
     """The discriminator described by `config` (fresh weights)."""
     m = config.model
-    return Discriminator(config.num_pitches, m.channels, config.start_shape, mbstd_group=m.mbstd_group)
+    return Discriminator(config.num_pitches, m.channels, config.start_shape, mbstd_group=m.mbstd_group,
+                         projection_weight=m.projection_weight)

@@ -222,20 +222,21 @@ class GANSynthModule(L.LightningModule):
         rank, _ = self._world()
         self._augment_noise.manual_seed(step_seed(t.seed, rank, self.images_seen, 5))
 
-        def critic(x: torch.Tensor, net: Callable[..., Any] = disc) -> tuple[torch.Tensor, torch.Tensor]:
-            return net(augment(x, self.augment_ops, self._augment_noise), block, alpha)
+        def critic(x: torch.Tensor, pitch_idx: torch.Tensor,
+                   net: Callable[..., Any] = disc) -> tuple[torch.Tensor, torch.Tensor]:
+            return net(augment(x, self.augment_ops, self._augment_noise), block, alpha, pitch_idx)
 
         z, fake_idx = self.sample_latents(batch, stream=0)
         with torch.no_grad():
             fake = gen(z, fake_idx, block, alpha)
-        real_score, real_logits = critic(real)
-        fake_score, _ = critic(fake)
+        real_score, real_logits = critic(real, real_idx)
+        fake_score, _ = critic(fake, fake_idx)
         weights = self.loss_weights
         if self.regularize_now(batch) if regularize is None else regularize:
             with torch.autocast(device_type=real.device.type, enabled=False):  # penalty in float32
                 # eager: torch.compile does not support the penalty's double backward
-                def score(x: torch.Tensor) -> torch.Tensor:
-                    return critic(x, self.discriminator)[0]
+                def score(x: torch.Tensor) -> torch.Tensor:  # real pitches (the mix's, for the GP)
+                    return critic(x, real_idx, self.discriminator)[0]
                 if t.loss == "wgan-gp":
                     penalty = gradient_penalty(score, real.float(), fake.float(), t.gp_target,
                                                generator=self._gp_generator(real.device))
@@ -256,7 +257,7 @@ class GANSynthModule(L.LightningModule):
         z, fake_idx = self.sample_latents(batch, stream=1)
         with frozen(self.discriminator):
             fake = gen(z, fake_idx, block, alpha)
-            fake_score, fake_logits = critic(fake)
+            fake_score, fake_logits = critic(fake, fake_idx)
             g_total, g_terms = generator_loss(fake_score, fake_logits, fake_idx, self.loss_weights, loss=t.loss)
             opt_g.zero_grad(set_to_none=True)
             backward(g_total)

@@ -10,9 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gansynth.config import ExperimentConfig, config_from_dict
 from gansynth.errors import ConfigError
 from gansynth.losses import discriminator_loss, generator_loss, ns_d_loss, ns_g_loss, r1_penalty
 from gansynth.training.augment import augment, parse_policy
+from gansynth.training.module import GANSynthModule
 from gansynth.training.run import train
 from tests.training.conftest import debug_config
 from tests.training.test_fast import one_step, read_rows, tiny_module
@@ -108,3 +110,34 @@ def test_a_debug_schedule_with_the_sample_efficient_options(tmp_path: Path, gm_t
     # the logistic loss of an untrained critic starts near 2 ln 2
     assert abs(float(rows[0]["d_wgan"]) - 2 * math.log(2)) < 0.5
     assert all(torch.isfinite(p).all() for p in module.generator_ema.parameters())
+
+
+def test_projection_discriminator() -> None:
+    from gansynth.models.discriminator import Discriminator
+
+    torch.manual_seed(0)
+    plain = Discriminator(num_pitches=5, channels=(8, 4), start_shape=(2, 16))
+    assert not any("embed" in k for k in plain.state_dict())  # the paper's D is unchanged
+    d = Discriminator(num_pitches=5, channels=(8, 4), start_shape=(2, 16), projection_weight=0.5)
+    x = torch.randn(3, 2, 4, 32)
+    with torch.no_grad():
+        d.blocks[0].embed.weight.normal_()  # type: ignore[union-attr]
+    a, logits_a = d(x, 1, 1.0, torch.tensor([0, 1, 2]))
+    b, logits_b = d(x, 1, 1.0, torch.tensor([3, 1, 4]))
+    torch.testing.assert_close(logits_a, logits_b)  # the classifier does not see the pitch
+    assert a[1] == b[1] and a[0] != b[0] and a[2] != b[2]  # only the score of a changed pitch moves
+    with pytest.raises(ValueError, match="needs the pitch"):
+        d(x, 1, 1.0)
+    # in training, the embedding learns from both D losses
+    torch.manual_seed(0)
+    module = GANSynthModule(config_from_dict(ExperimentConfig, {
+        "model": {"latent_dim": 8, "channels": [4, 4, 4, 4, 2, 2, 2], "projection_weight": 1.0},
+        "schedule": {"stage_images": 8, "max_images": 104}, "train": {"batch_size": 4, "aux_weight": 0.0}}))
+    opt_g, opt_d = module.configure_optimizers()
+    raw = torch.randn(4, 2, 128, 1024) - 4
+    module.images_seen = 100
+    before = module.discriminator.blocks[0].embed.weight.detach().clone()
+    metrics = module.train_batch(raw, torch.tensor([36, 48, 60, 72]), opt_g, opt_d, lambda loss: loss.backward())
+    assert all(torch.isfinite(v) for v in metrics.values())
+    assert not torch.equal(module.discriminator.blocks[0].embed.weight, before)
+
