@@ -104,6 +104,11 @@ class DataConfig:
     num_workers: DataLoader worker processes.
     skip_bad: skip (and count) unreadable or malformed notes instead of stopping with an error.
     strict: refuse audio at another sample rate instead of resampling it.
+    pitch_balance: in [0, 1]; GAN training draws each note with weight count(its pitch)^-balance:
+        0 serves the notes as they are (the paper's), 1 makes every pitch equally likely. The
+        generator's fake pitches follow the same distribution.
+    oversample_below, oversample_factor: notes below MIDI pitch `oversample_below` (0: none)
+        are drawn `oversample_factor` times as often, after the balancing.
     """
 
     path: str = "data/fixtures/gm_tiny"
@@ -118,6 +123,9 @@ class DataConfig:
     num_workers: int = 0
     skip_bad: bool = False
     strict: bool = False
+    pitch_balance: float = 0.0
+    oversample_below: int = 0
+    oversample_factor: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.pitch_min <= self.pitch_max <= 127:
@@ -134,6 +142,16 @@ class DataConfig:
                 raise ConfigError(f"data.velocities: {velocity} is not a MIDI velocity (0..127)")
         if self.num_workers < 0:
             raise ConfigError(f"data.num_workers must be >= 0, got {self.num_workers}")
+        if not 0.0 <= self.pitch_balance <= 1.0:
+            raise ConfigError(f"data.pitch_balance must be in [0, 1], got {self.pitch_balance}")
+        if not 0 <= self.oversample_below <= 128 or not 0 < self.oversample_factor < 1e6:
+            raise ConfigError(f"data.oversample_below must be a MIDI pitch 0..128 and data.oversample_factor "
+                              f"in (0, 1e6), got {self.oversample_below} and {self.oversample_factor}")
+
+    @property
+    def weighted(self) -> bool:
+        """Whether notes are drawn with weights (pitch balance or oversampling) instead of uniformly."""
+        return self.pitch_balance > 0 or (self.oversample_below > 0 and self.oversample_factor != 1.0)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -164,13 +164,31 @@ class NoteDataModule(L.LightningDataModule):
                           num_workers=workers, persistent_workers=workers > 0,
                           generator=torch.Generator().manual_seed(self.seed))
 
-    def pitch_distribution(self) -> torch.Tensor:
-        """(pitch_max - pitch_min + 1,) float32 probabilities of the training notes' pitches
-        (index = pitch - pitch_min)."""
+    def _pitches(self) -> np.ndarray:
+        """(notes,) int64 MIDI pitch of every training note, in dataset order."""
         dataset = self.train_dataset()
+        return np.array([dataset.source.notes[i].pitch for i in dataset.indices], dtype=np.int64)
+
+    def sample_weights(self) -> torch.Tensor | None:
+        """(notes,) float64 drawing weight of every training note (`data.pitch_balance`,
+        `data.oversample_below` and `oversample_factor`), or None when notes are drawn uniformly."""
         d = self.data
-        pitches = np.array([dataset.source.notes[i].pitch for i in dataset.indices], dtype=np.int64)
+        if not d.weighted:
+            return None
+        pitches = self._pitches()
         counts = np.bincount(pitches - d.pitch_min, minlength=d.pitch_max - d.pitch_min + 1)
+        weights = counts[pitches - d.pitch_min].astype(np.float64) ** -d.pitch_balance
+        weights[pitches < d.oversample_below] *= d.oversample_factor
+        return torch.from_numpy(weights / weights.sum())
+
+    def pitch_distribution(self) -> torch.Tensor:
+        """(pitch_max - pitch_min + 1,) float32 probabilities of the pitches training draws
+        (index = pitch - pitch_min): the notes' own distribution, or the weighted one."""
+        d = self.data
+        pitches = self._pitches()
+        weights = self.sample_weights()
+        counts = np.bincount(pitches - d.pitch_min, weights=None if weights is None else weights.numpy(),
+                             minlength=d.pitch_max - d.pitch_min + 1)
         return torch.from_numpy(counts / counts.sum()).float()
 
     def summary(self) -> str:

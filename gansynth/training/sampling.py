@@ -29,7 +29,7 @@ class ResumableSampler(Sampler[int]):
     """
 
     def __init__(self, size: int, batch_size: int, seed: int, position: Callable[[], int],
-                 rank: int = 0, world: int = 1) -> None:
+                 rank: int = 0, world: int = 1, weights: torch.Tensor | None = None) -> None:
         if not 0 <= rank < world:
             raise ValueError(f"rank {rank} is not in 0..{world - 1}")
         self.size = size
@@ -39,6 +39,9 @@ class ResumableSampler(Sampler[int]):
         self.rank = rank
         self.world = world
         self.batches_per_epoch = size // world // batch_size
+        if weights is not None and weights.shape != (size,):
+            raise ValueError(f"sampling weights must be ({size},), got {tuple(weights.shape)}")
+        self.weights = weights
         if self.batches_per_epoch < 1:
             raise ValueError(f"{size} examples give no full batch of {batch_size} on each of {world} ranks")
 
@@ -51,9 +54,13 @@ class ResumableSampler(Sampler[int]):
         return divmod(global_batches, self.batches_per_epoch)
 
     def epoch_indices(self, epoch: int) -> list[int]:
-        """This rank's indices of `epoch`, in order (length len(self))."""
+        """This rank's indices of `epoch`, in order (length len(self)): a permutation, or with
+        `weights` `size` draws with replacement in proportion to them."""
         gen = torch.Generator().manual_seed(step_seed(self.seed, -1, epoch, 4))
-        perm = torch.randperm(self.size, generator=gen)
+        if self.weights is None:
+            perm = torch.randperm(self.size, generator=gen)
+        else:
+            perm = torch.multinomial(self.weights.double(), self.size, replacement=True, generator=gen)
         return perm[self.rank::self.world][: len(self)].tolist()
 
     def __iter__(self) -> Iterator[int]:
@@ -94,7 +101,10 @@ class ResumableDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader[Any]:
         dataset = self.dataset()
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
-        sampler = ResumableSampler(len(dataset), self.batch_size, self.seed, self.position, rank, world)  # type: ignore[arg-type]
+        get_weights = getattr(self.inner, "sample_weights", None)
+        weights = get_weights() if callable(get_weights) else None
+        sampler = ResumableSampler(len(dataset), self.batch_size, self.seed, self.position, rank, world,  # type: ignore[arg-type]
+                                   weights=weights)
         on_gpu = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
         return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=True,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -101,7 +102,8 @@ def test_ema_half_life_in_images_with_ramp_up() -> None:
 def test_a_debug_schedule_with_the_sample_efficient_options(tmp_path: Path, gm_tiny_cache: str) -> None:
     cfg = debug_config(tmp_path / "se", gm_tiny_cache, "train.loss=ns-r1", "train.r1_gamma=1.0",
                        "train.reg_interval=4", "train.augment=time_shift,time_cutout,freq_cutout",
-                       "train.ema_half_life_images=40", "train.ema_rampup=0.5")
+                       "train.ema_half_life_images=40", "train.ema_rampup=0.5", "data.pitch_balance=1.0",
+                       "data.oversample_below=48", "data.oversample_factor=2.0", "model.projection_weight=1.0")
     module = train(cfg, progress_bar=False)
     assert module.images_seen == cfg.schedule.max_images
     rows = read_rows(tmp_path / "se")
@@ -141,3 +143,59 @@ def test_projection_discriminator() -> None:
     assert all(torch.isfinite(v) for v in metrics.values())
     assert not torch.equal(module.discriminator.blocks[0].embed.weight, before)
 
+
+
+def unbalanced_copy(folder: Path) -> Path:
+    """The gm_tiny fixture (8 notes at each of 4 pitches) without 6 of its pitch-72 notes."""
+    import json
+    import shutil
+
+    from tests.training.conftest import REPO
+
+    source = REPO / "data" / "fixtures" / "gm_tiny"
+    examples = json.loads((source / "examples.json").read_text())
+    drop = [name for name, meta in examples.items() if meta["pitch"] == 72][:6]
+    kept = {name: meta for name, meta in examples.items() if name not in drop}
+    (folder / "audio").mkdir(parents=True)
+    (folder / "examples.json").write_text(json.dumps(kept))
+    for name in kept:
+        shutil.copy(source / "audio" / f"{name}.wav", folder / "audio" / f"{name}.wav")
+    return folder
+
+
+def test_pitch_balanced_sampling_with_low_octaves_oversampled(tmp_path: Path) -> None:
+    import dataclasses
+
+    from gansynth.config import DataConfig, SpectralConfig
+    from gansynth.data.datamodule import NoteDataModule
+    from gansynth.training.sampling import ResumableSampler
+
+    data = DataConfig(path=str(unbalanced_copy(tmp_path / "notes")))
+    plain = NoteDataModule(data, SpectralConfig(), batch_size=2)
+    assert plain.sample_weights() is None  # the paper's: notes as they are
+    pitches = plain._pitches()
+    assert len(set(pitches.tolist())) > 1 and len(set(np.bincount(pitches).tolist()) - {0}) > 1  # unbalanced
+
+    balanced = NoteDataModule(dataclasses.replace(data, pitch_balance=1.0), SpectralConfig(), batch_size=2)
+    weights = balanced.sample_weights()
+    assert weights is not None
+    per_pitch = {p: float(weights[pitches == p].sum()) for p in set(pitches.tolist())}
+    assert max(per_pitch.values()) == pytest.approx(min(per_pitch.values()))  # every pitch alike
+    dist = balanced.pitch_distribution()  # the fakes follow the served distribution
+    assert float(dist.max()) == pytest.approx(1 / len(per_pitch), rel=1e-5)
+
+    low = int(np.median(pitches))
+    boosted = NoteDataModule(dataclasses.replace(data, pitch_balance=1.0, oversample_below=low, oversample_factor=3.0),
+                             SpectralConfig(), batch_size=2).sample_weights()
+    assert boosted is not None
+    low_pitch, high_pitch = min(per_pitch), max(per_pitch)
+    ratio = float(boosted[pitches == low_pitch].sum() / boosted[pitches == high_pitch].sum())
+    assert ratio == pytest.approx(3.0)
+
+    # the sampler draws in proportion to the weights, the same indices for the same epoch
+    sizes = len(pitches)
+    sampler = ResumableSampler(sizes, 1, seed=0, position=lambda: 0, weights=boosted)
+    assert sampler.epoch_indices(3) == sampler.epoch_indices(3) != sampler.epoch_indices(4)
+    drawn = np.concatenate([pitches[sampler.epoch_indices(e)] for e in range(4000 // sizes + 1)])
+    share_low = float(np.mean(drawn == low_pitch))
+    assert share_low == pytest.approx(float(boosted[pitches == low_pitch].sum()), abs=0.03)
