@@ -6,9 +6,14 @@ pitch loss on the sampled fake pitches), then the EMA update of the generator co
 block and fade-in alpha come from `schedule.progress` of our own count of images seen (summed over
 all devices), never from Lightning's step counter.
 
-Determinism: the latents, fake pitches and gradient-penalty mixing weights of a step are drawn
-from generators seeded by (seed, rank, images seen), so they depend on nothing but the position in
-training; the global RNG states (data order) are saved in every checkpoint.
+Options (docs/training.md, "Fast training" and "Sample-efficient training"): the penalty only on
+every `train.reg_interval`-th step (lazy regularization), the non-saturating loss with R1
+(`train.loss`), DiffAugment on every input of D (`train.augment`), the EMA by half-life in images
+with a ramp-up, and `torch.compile`d networks (`train.compile`); none is on by default.
+
+Determinism: the latents, fake pitches, gradient-penalty mixing weights and augmentation draws of
+a step are drawn from generators seeded by (seed, rank, images seen), so they depend on nothing
+but the position in training; the global RNG states (data order) are saved in every checkpoint.
 """
 
 from __future__ import annotations

@@ -69,7 +69,8 @@ class ResumableSampler(Sampler[int]):
 
 
 class ResumableDataModule(L.LightningDataModule):
-    """Wraps a datamodule that offers `train_dataset()` (and optionally `pitch_distribution()`),
+    """Wraps a datamodule that offers `train_dataset()` (and optionally `pitch_distribution()` and
+    `sample_weights()`, the drawing weights of its notes),
     serving its dataset with a `ResumableSampler` (use with `Trainer(use_distributed_sampler=False)`).
 
     inner: e.g. `NoteDataModule`; batch_size: per rank; position: images seen so far;
