@@ -154,15 +154,20 @@ class FlopCount(TorchDispatchMode):
         return out
 
 
-def step_flops(variant: Variant, images_seen: int) -> float:
-    """FLOPs of one training step at `images_seen` (mean over the penalty's interval), counted on
-    an eager float32 copy of the variant's module on the CPU."""
+def eager_copy(variant: Variant) -> Any:
+    """An eager float32 module on the CPU with the variant's config (compile off) and weights, for
+    counting FLOPs."""
     from gansynth.training.module import GANSynthModule
 
     config = variant.config
-    eager = dataclasses.replace(config, train=dataclasses.replace(config.train, compile=False))
-    module = GANSynthModule(eager)
+    module = GANSynthModule(dataclasses.replace(config, train=dataclasses.replace(config.train, compile=False)))
     module.load_state_dict(variant.module.state_dict())
+    return module
+
+
+def step_flops(variant: Variant, module: Any, images_seen: int) -> float:
+    """FLOPs of one training step at `images_seen` (mean over the penalty's interval), counted on
+    `module`, the variant's `eager_copy`."""
     module.images_seen = images_seen
     opt_g, opt_d = module.configure_optimizers()
     raw, pitch = variant.raw.cpu(), variant.pitch.cpu()
@@ -221,6 +226,7 @@ def run(args: argparse.Namespace) -> None:
 
     s = config.schedule
     lengths = s.lengths(blocks)
+    counters = [eager_copy(v) for v in variants]
     totals = [0.0 for _ in variants]
     last_speedup: float | None = None
     for stage in stages:
@@ -231,7 +237,7 @@ def run(args: argparse.Namespace) -> None:
         for i, v in enumerate(variants):
             v.module.images_seen = start + lengths[stage] // 2
             seconds = step_seconds(v, args.steps, args.warmup, device)
-            gflops = step_flops(v, v.module.images_seen) / seconds / 1e9
+            gflops = step_flops(v, counters[i], v.module.images_seen) / seconds / 1e9
             rate = v.batch / seconds
             rates.append(rate)
             totals[i] += images / rate

@@ -31,6 +31,7 @@ from gansynth.models.layers import (
     blend,
     block_shape,
     fully_new,
+    one_hot,
 )
 
 
@@ -70,8 +71,7 @@ class DiscriminatorHead(nn.Module):
         if self.embed is not None:
             if pitch is None:
                 raise ValueError("a discriminator with a projection term needs the pitch classes")
-            classes = torch.arange(self.num_pitches, device=pitch.device)
-            onehot = (pitch.long()[:, None] == classes).to(features.dtype)  # (B, num_pitches), no sync
+            onehot = one_hot(pitch, self.num_pitches, features.dtype)  # (B, num_pitches)
             score = score + self.projection_weight * (self.embed(onehot) * features).sum(dim=1)
         return score, self.pitch(features)
 

@@ -33,6 +33,7 @@ from gansynth.models.layers import (
     blend,
     block_shape,
     fully_new,
+    one_hot,
 )
 
 
@@ -123,9 +124,7 @@ class Generator(nn.Module):
             raise ValueError(f"z must be (B, {self.latent_dim}), got {tuple(z.shape)}")
         if pitch.shape != (z.shape[0],):
             raise ValueError(f"pitch must be ({z.shape[0]},) class indices, got {tuple(pitch.shape)}")
-        # a comparison, not F.one_hot, which reads the indices back to check them (a GPU sync)
-        classes = torch.arange(self.num_pitches, device=pitch.device)
-        pitch_onehot = (pitch.long()[:, None] == classes).to(z.dtype)  # (B, num_pitches)
+        pitch_onehot = one_hot(pitch, self.num_pitches, z.dtype)  # (B, num_pitches)
         x = self.input_norm(torch.cat([z, pitch_onehot], dim=1))[:, :, None, None]  # (B, latent+pitches, 1, 1)
         templates = None if self.templates is None else self.templates[pitch.long()]  # (B, C, frames, bins)
         prev = x

@@ -148,6 +148,12 @@ class MinibatchStd(nn.Module):
         return torch.cat([x, stat], dim=1)
 
 
+def one_hot(index: torch.Tensor, classes: int, dtype: torch.dtype) -> torch.Tensor:
+    """(B,) int class indices -> (B, classes) one-hot in `dtype`, by comparison: F.one_hot reads
+    the indices back to check their range, which makes the host wait for a GPU."""
+    return (index.long()[:, None] == torch.arange(classes, device=index.device)).to(dtype)
+
+
 def block_shape(start_shape: tuple[int, int], block: int) -> tuple[int, int]:
     """(frames, bins) of resolution block `block`: start_shape * 2^block."""
     return start_shape[0] * 2**block, start_shape[1] * 2**block

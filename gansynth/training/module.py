@@ -108,8 +108,9 @@ class GANSynthModule(L.LightningModule):
         # probabilities of the fake pitch classes; replaced by the datamodule's in `setup`
         self.register_buffer("pitch_probs", torch.full((config.num_pitches,), 1.0 / config.num_pitches))
         t = config.train
-        penalty_weight = t.gp_weight if t.loss == "wgan-gp" else t.r1_gamma / 2
-        self.loss_weights = GANLossWeights(gp=penalty_weight, drift=t.drift_weight, aux=t.aux_weight)
+        wgan = t.loss == "wgan-gp"  # ns-r1: R1 weighted gamma / 2, no drift term
+        self.loss_weights = GANLossWeights(gp=t.gp_weight if wgan else t.r1_gamma / 2,
+                                           drift=t.drift_weight if wgan else 0.0, aux=t.aux_weight)
         self.augment_ops = parse_policy(t.augment)
         self._augment_noise = torch.Generator()
         self.images_seen = 0
@@ -272,8 +273,7 @@ class GANSynthModule(L.LightningModule):
         if t.reg_interval > 1:  # log the penalty last measured, and the total with unscaled weights
             d_terms["gradient_penalty"] = self._last_penalty if self._last_penalty is not None else penalty
             w = self.loss_weights
-            drift = w.drift if t.loss == "wgan-gp" else 0.0
-            d_total = (d_terms["wgan"] + w.gp * d_terms["gradient_penalty"] + drift * d_terms["drift"]
+            d_total = (d_terms["wgan"] + w.gp * d_terms["gradient_penalty"] + w.drift * d_terms["drift"]
                        + w.aux * d_terms["pitch"])
         metrics = {
             "d_loss": d_total, "d_wgan": d_terms["wgan"], "gradient_penalty": d_terms["gradient_penalty"],
