@@ -22,7 +22,11 @@ from gansynth.config_io import (  # noqa: F401  (re-exported)
     save_config,
 )
 from gansynth.config_sequence import (  # noqa: F401  (re-exported)
+    AutoencoderConfig,
+    AutoencoderDataConfig,
+    AutoencoderExperimentConfig,
     LstmConfig,
+    RollConfig,
     SequenceDataConfig,
     SequenceExperimentConfig,
     SequenceTokenizerConfig,

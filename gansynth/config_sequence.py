@@ -1,5 +1,6 @@
-"""Typed configuration of the LSTM sequence model (gansynth.sequence): tokenizer, network, MIDI
-corpus, training and the experiment that holds them. Loaded and saved like the GAN's configs, with
+"""Typed configuration of the sequence models (gansynth.sequence): the LSTM language model
+(tokenizer, network, MIDI corpus, training, experiment) and the sequence auto-encoder (piano-roll
+grid, encoder / decoder, corpus, experiment; it shares the training options). Loaded and saved like the GAN's configs, with
 `gansynth.config_io` (re-exported by `gansynth.config`, which re-exports these classes too).
 """
 
@@ -106,6 +107,8 @@ class SequenceTrainConfig:
     max_minutes: stop after this much wall time (0: no limit); windows_per_epoch: training
     windows, drawn at random positions, between two validations (0: one pass over the tokens);
     num_threads: torch CPU threads (0: torch's default).
+    sample_every_epochs: write `num_samples` sample MIDI files under the run's samples/ every
+    this many epochs (0: never); sample_seconds: their length (LSTM samples).
     """
 
     batch_size: int = 32
@@ -118,8 +121,14 @@ class SequenceTrainConfig:
     num_threads: int = 0
     seed: int = 0
     log_every_n_steps: int = 20
+    sample_every_epochs: int = 1
+    num_samples: int = 2
+    sample_seconds: float = 20.0
 
     def __post_init__(self) -> None:
+        if self.sample_every_epochs < 0 or not 0 <= self.num_samples <= 64 or not 0 < self.sample_seconds <= 600:
+            raise ConfigError("train.sample_every_epochs must be >= 0, train.num_samples in 0..64 and "
+                              "train.sample_seconds in (0, 600]")
         if self.batch_size < 1 or self.max_epochs < 1 or self.windows_per_epoch < 0:
             raise ConfigError("train.batch_size and train.max_epochs must be >= 1, "
                               "train.windows_per_epoch >= 0 (0: one pass over the training tokens)")
@@ -137,4 +146,108 @@ class SequenceExperimentConfig:
     tokenizer: SequenceTokenizerConfig = dataclasses.field(default_factory=SequenceTokenizerConfig)
     model: LstmConfig = dataclasses.field(default_factory=LstmConfig)
     data: SequenceDataConfig = dataclasses.field(default_factory=SequenceDataConfig)
+    train: SequenceTrainConfig = dataclasses.field(default_factory=SequenceTrainConfig)
+
+
+@dataclass(frozen=True)
+class RollConfig:
+    """The piano-roll grid of the sequence auto-encoder (gansynth.sequence.roll).
+
+    Time is counted in quarter-note beats (the tempo map of each file applied), `steps_per_beat`
+    grid steps per beat; a segment is `segment_beats` beats. pitch_low, pitch_high: inclusive MIDI
+    pitch range of the roll (notes outside it are dropped). voices: the most notes the model
+    plays at once (a chorale has 4); each voice takes one note at a time.
+    """
+
+    steps_per_beat: int = 4
+    segment_beats: int = 16
+    pitch_low: int = 28
+    pitch_high: int = 96
+    voices: int = 4
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.steps_per_beat <= 48 or not 1 <= self.segment_beats <= 256:
+            raise ConfigError(f"roll.steps_per_beat must be in 1..48 and roll.segment_beats in 1..256, "
+                              f"got {self.steps_per_beat} and {self.segment_beats}")
+        if not 0 <= self.pitch_low < self.pitch_high <= 127:
+            raise ConfigError(f"roll pitch range {self.pitch_low}..{self.pitch_high} must satisfy "
+                              "0 <= pitch_low < pitch_high <= 127")
+        if not 1 <= self.voices <= 16:
+            raise ConfigError(f"roll.voices must be in 1..16, got {self.voices}")
+
+    @property
+    def pitches(self) -> int:
+        return self.pitch_high - self.pitch_low + 1
+
+    @property
+    def steps(self) -> int:
+        """Grid steps per segment."""
+        return self.steps_per_beat * self.segment_beats
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    """Encoder and decoder LSTMs of the sequence auto-encoder (gansynth.sequence.autoencoder).
+
+    embedding_dim: size of a grid step's embedding (the sum of its voices' token embeddings);
+    encoder_hidden: units per direction of the bidirectional encoder LSTM; latent_dim: size of a
+    segment's embedding; decoder_hidden, decoder_layers: the autoregressive decoder LSTM.
+    variational: a Gaussian latent with a KL term (MusicVAE); kl_weight multiplies the KL, which
+    is only counted above `free_bits` nats per segment; False: a plain auto-encoder.
+    """
+
+    embedding_dim: int = 128
+    encoder_hidden: int = 256
+    latent_dim: int = 128
+    decoder_hidden: int = 512
+    decoder_layers: int = 2
+    dropout: float = 0.1
+    variational: bool = True
+    kl_weight: float = 0.1
+    free_bits: float = 48.0
+
+    def __post_init__(self) -> None:
+        for name in ("embedding_dim", "encoder_hidden", "latent_dim", "decoder_hidden", "decoder_layers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if self.kl_weight < 0 or self.free_bits < 0:
+            raise ConfigError(f"model.kl_weight and model.free_bits must be >= 0, got "
+                              f"{self.kl_weight} and {self.free_bits}")
+
+
+@dataclass(frozen=True)
+class AutoencoderDataConfig:
+    """MIDI corpus of the auto-encoder: file-level split, segment hop and transposition.
+
+    hop_beats: training segments start every hop_beats beats (held-out segments do not overlap);
+    transpose: inclusive semitone range of the random transposition of each training segment;
+    max_files: use at most this many files (0: all).
+    """
+
+    midi_dir: str = "data/corpus/music21"
+    valid_fraction: float = 0.1
+    split_seed: int = 0
+    hop_beats: int = 4
+    transpose: tuple[int, int] = (-5, 6)
+    max_files: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.valid_fraction < 1.0:
+            raise ConfigError(f"data.valid_fraction must be in (0, 1), got {self.valid_fraction}")
+        if self.hop_beats < 1 or self.max_files < 0:
+            raise ConfigError("data.hop_beats must be >= 1 and data.max_files >= 0")
+        if self.transpose[0] > self.transpose[1]:
+            raise ConfigError(f"data.transpose {list(self.transpose)} must be [low, high] with low <= high")
+
+
+@dataclass(frozen=True)
+class AutoencoderExperimentConfig:
+    """Everything `gansynth train-autoencoder` needs; saved with every run and exported model.
+    `train.windows_per_epoch` counts segments here (0: every training segment once)."""
+
+    roll: RollConfig = dataclasses.field(default_factory=RollConfig)
+    model: AutoencoderConfig = dataclasses.field(default_factory=AutoencoderConfig)
+    data: AutoencoderDataConfig = dataclasses.field(default_factory=AutoencoderDataConfig)
     train: SequenceTrainConfig = dataclasses.field(default_factory=SequenceTrainConfig)

@@ -25,7 +25,9 @@ from gansynth.io import atomic_path, require_file
 
 # what each format of the project is, to name a file given in the wrong place
 FORMAT_NAMES = {"gansynth-model": "gansynth GAN model file (for note, interpolate, render)",
-                "gansynth-lstm": "gansynth sequence (LSTM) model file (for compose)"}
+                "gansynth-lstm": "gansynth sequence (LSTM) model file (for compose)",
+                "gansynth-autoencoder": "gansynth sequence auto-encoder file (for encode, reconstruct, "
+                                        "compose --blend / --interpolate / --latent)"}
 
 
 def _first_line(err: BaseException) -> str:

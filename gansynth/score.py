@@ -18,6 +18,7 @@ from typing import Any
 
 from gansynth.errors import BadInputError
 
+DEFAULT_QPM = 120.0  # MIDI's tempo when a file sets none
 SUSTAIN_CC = 64
 PEDAL_DOWN = 64  # CC64 values >= this mean "pedal down"
 
@@ -56,11 +57,45 @@ class Score:
 
     path: the MIDI file it was read from, or a label in angle brackets (e.g. "<notes>") for a
     score built in memory; messages about the score name it.
+    tempos: the tempo map, (start in seconds, quarter notes per minute) in time order; empty
+    means a constant DEFAULT_QPM. `beats` and `seconds` convert through it.
     """
 
     path: str
     notes: tuple[Note, ...]
     tracks: tuple[TrackInfo, ...]
+    tempos: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def qpm(self) -> float:
+        """The tempo at the start (quarter notes per minute)."""
+        return self._tempo_map()[0][1]
+
+    def _tempo_map(self) -> list[tuple[float, float, float]]:
+        """(start seconds, qpm, start beats) of every tempo segment; the first starts at 0."""
+        tempos = [t for t in self.tempos if t[1] > 0] or [(0.0, DEFAULT_QPM)]
+        out = [(0.0, tempos[0][1], 0.0)]
+        for start, qpm in tempos[1:]:
+            if start <= out[-1][0]:
+                out[-1] = (out[-1][0], qpm, out[-1][2])
+                continue
+            prev_s, prev_qpm, prev_b = out[-1]
+            out.append((start, qpm, prev_b + (start - prev_s) * prev_qpm / 60.0))
+        return out
+
+    def beats(self, seconds: float) -> float:
+        """Quarter-note beats from the start at time `seconds`, through the tempo map."""
+        segments = self._tempo_map()
+        i = max(0, bisect.bisect_right([s[0] for s in segments], seconds) - 1)
+        start, qpm, beat = segments[i]
+        return beat + (seconds - start) * qpm / 60.0
+
+    def seconds(self, beats: float) -> float:
+        """Time in seconds of the beat position `beats`, through the tempo map."""
+        segments = self._tempo_map()
+        i = max(0, bisect.bisect_right([s[2] for s in segments], beats) - 1)
+        start, qpm, beat = segments[i]
+        return start + (beats - beat) * 60.0 / qpm
 
     @property
     def end_s(self) -> float:
@@ -161,14 +196,16 @@ def score_from_midi(path: str | os.PathLike[str], sustain: bool = True) -> Score
     if not notes:
         raise BadInputError(f"{file}: MIDI file has no notes; nothing to render")
     notes.sort(key=lambda n: (n.start_s, n.track, n.pitch))
-    return Score(str(file), tuple(notes), tuple(tracks))
+    tempos = tuple((float(t.time), float(t.qpm)) for t in sym.tempos if float(t.qpm) > 0)
+    return Score(str(file), tuple(notes), tuple(tracks), tempos)
 
 
 def score_from_notes(notes: Iterable[Note], path: str = "<notes>",
-                     track_names: Mapping[int, str] | None = None) -> Score:
+                     track_names: Mapping[int, str] | None = None,
+                     tempos: Sequence[tuple[float, float]] = ()) -> Score:
     """A `Score` built in memory from notes (sorted here), with one `TrackInfo` per track index
     used; a track takes its program and drum flag from its first note and its name from
-    `track_names` (default "track N")."""
+    `track_names` (default "track N"). tempos: the tempo map (see `Score`; empty: 120 qpm)."""
     ordered = tuple(sorted(notes, key=lambda n: (n.start_s, n.track, n.pitch)))
     names = track_names or {}
     first: dict[int, Note] = {}
@@ -178,7 +215,7 @@ def score_from_notes(notes: Iterable[Note], path: str = "<notes>",
         counts[n.track] = counts.get(n.track, 0) + 1
     tracks = tuple(TrackInfo(i, names.get(i, f"track {i}"), first[i].program, first[i].is_drum,
                              counts[i]) for i in sorted(first))
-    return Score(path, ordered, tracks)
+    return Score(path, ordered, tracks, tuple((float(t), float(q)) for t, q in tempos))
 
 
 def notes_from_midi(path: str | os.PathLike[str], sustain: bool = True) -> list[Note]:
@@ -219,10 +256,11 @@ def notes_to_midi(notes: Sequence[Note], path: str | os.PathLike[str], qpm: floa
         sym.dump_midi(str(tmp))
 
 
-def score_to_midi(score: Score, path: str | os.PathLike[str], qpm: float = 120.0,
+def score_to_midi(score: Score, path: str | os.PathLike[str], qpm: float | None = None,
                   tpq: int = 480) -> None:
     """Write a score to a standard MIDI file, atomically, keeping its track names (see
-    `notes_to_midi`). A score read back with `score_from_midi` has the same notes up to the tick
-    grid (1 / (tpq * qpm / 60) s, about 1 ms by default)."""
-    notes_to_midi(score.notes, path, qpm=qpm, tpq=tpq,
+    `notes_to_midi`). qpm: the tempo written (default: the score's starting tempo, `Score.qpm`).
+    A score read back with `score_from_midi` has the same notes up to the tick grid
+    (1 / (tpq * qpm / 60) s, about 1 ms by default)."""
+    notes_to_midi(score.notes, path, qpm=score.qpm if qpm is None else qpm, tpq=tpq,
                   track_names={t.index: t.name for t in score.tracks})

@@ -10,6 +10,7 @@ import torch
 
 from gansynth.config import (
     PAPER_GAN_CHANNELS,
+    AutoencoderExperimentConfig,
     ExperimentConfig,
     SequenceExperimentConfig,
     load_config,
@@ -20,6 +21,7 @@ from gansynth.models import build_discriminator, build_generator
 RECIPES = sorted((Path(__file__).resolve().parent.parent / "recipes").glob("*.yaml"))
 SMALL_GAN = ("debug", "gm_small")
 SMALL_LSTM = ("lstm_debug", "lstm_default")
+AUTOENCODERS = ("autoencoder_debug", "autoencoder_default")
 
 
 def recipe(name: str) -> Path:
@@ -28,13 +30,13 @@ def recipe(name: str) -> Path:
 
 def test_the_recipes_are_there() -> None:
     names = {p.stem for p in RECIPES}
-    assert {"gansynth_paper", *SMALL_GAN, *SMALL_LSTM} <= names
+    assert {"gansynth_paper", *SMALL_GAN, *SMALL_LSTM, *AUTOENCODERS} <= names
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
 def test_every_recipe_loads_as_exactly_one_kind(path: Path) -> None:
     kinds = []
-    for cls in (ExperimentConfig, SequenceExperimentConfig):
+    for cls in (ExperimentConfig, SequenceExperimentConfig, AutoencoderExperimentConfig):
         try:
             load_config(cls, path)
         except ConfigError:
@@ -42,6 +44,7 @@ def test_every_recipe_loads_as_exactly_one_kind(path: Path) -> None:
         kinds.append(cls)
     assert len(kinds) == 1, f"{path.name} loads as {[k.__name__ for k in kinds]}"
     assert (kinds[0] is SequenceExperimentConfig) == path.stem.startswith("lstm_")
+    assert (kinds[0] is AutoencoderExperimentConfig) == path.stem.startswith("autoencoder_")
 
 
 def test_paper_recipe_keeps_the_papers_settings() -> None:

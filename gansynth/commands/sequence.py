@@ -1,4 +1,5 @@
-"""CLI of the sequence model: train-sequence, compose, evaluate-sequence, corpus build-music21.
+"""CLI of the sequence models: train-sequence, train-autoencoder, compose, encode, reconstruct,
+evaluate-sequence, corpus build-music21.
 
 Thin handlers over the library; heavy imports happen inside them so `gansynth --help` stays fast.
 """
@@ -8,7 +9,9 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gansynth import checks
 from gansynth.errors import BadInputError
@@ -19,33 +22,54 @@ AUDIO_OUT_SUFFIXES = (".wav", ".flac")
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the sequence subcommands to the `gansynth` parser."""
-    from gansynth.sequence import DEFAULT_MODEL
+    from gansynth.sequence import DEFAULT_AUTOENCODER, DEFAULT_MODEL
 
-    train = subparsers.add_parser("train-sequence", help="train the LSTM note-sequence model")
-    train.add_argument("--config", default=None, help="recipe YAML, e.g. recipes/lstm_default.yaml")
-    train.add_argument("--out", required=True, help="run folder (config, checkpoints, model.pt)")
-    train.add_argument("--resume", default=None, metavar="CKPT",
-                       help="Lightning checkpoint to continue from, e.g. RUN/checkpoints/last.ckpt")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                       help="config overrides, e.g. train.max_epochs=2 data.midi_dir=my_midi")
-    train.set_defaults(handler=_train)
+    for name, what, recipe, example, handler in (
+            ("train-sequence", "the LSTM note-sequence model", "lstm_default",
+             "train.max_epochs=2 data.midi_dir=my_midi", _train),
+            ("train-autoencoder", "the sequence auto-encoder (song embeddings)", "autoencoder_default",
+             "train.max_epochs=2 model.variational=false", _train_autoencoder)):
+        train = subparsers.add_parser(name, help=f"train {what}")
+        train.add_argument("--config", default=None, help=f"recipe YAML, e.g. recipes/{recipe}.yaml")
+        train.add_argument("--out", required=True, help="run folder (config, checkpoints, samples, model.pt)")
+        train.add_argument("--resume", default=None, metavar="CKPT",
+                           help="Lightning checkpoint to continue from, e.g. RUN/checkpoints/last.ckpt")
+        train.add_argument("--quiet", action="store_true", help="no progress bar")
+        train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=f"config overrides, e.g. {example}")
+        train.set_defaults(handler=handler)
 
     compose = subparsers.add_parser(
-        "compose", help="write a MIDI score with the LSTM (new, continuing a primer, or a blend)")
+        "compose", help="write MIDI scores: with the LSTM (new or continuing a primer) or with the "
+                        "auto-encoder (a blend, an interpolation, a random or saved embedding)")
     source = compose.add_mutually_exclusive_group()
     source.add_argument("--primer", default=None, metavar="MIDI",
-                        help="continue this piece (the output starts with it)")
-    source.add_argument("--blend", nargs=2, default=None, metavar=("A", "B"),
-                        help="generate from the mean LSTM state of two pieces")
+                        help="continue this piece with the LSTM (the output starts with it)")
+    source.add_argument("--blend", nargs="+", default=None, metavar="MIDI",
+                        help="two or more pieces: decode their (weighted) mean auto-encoder embedding")
+    source.add_argument("--interpolate", nargs=2, default=None, metavar=("A", "B"),
+                        help="write --steps pieces from A to B (NAME_0.mid ... NAME_{N-1}.mid)")
+    source.add_argument("--latent", default=None, metavar="random|EMB.npy",
+                        help="decode random embeddings (--segments of them, from --seed) or an "
+                             "embedding file written by `gansynth encode`")
     compose.add_argument("-o", "--output", required=True, help="output MIDI file (.mid); with "
-                         "--num N > 1, NAME_0.mid ... NAME_{N-1}.mid")
+                         "--num N > 1 or --interpolate, NAME_0.mid ... NAME_{N-1}.mid")
     compose.add_argument("--model", default=str(DEFAULT_MODEL),
-                         help="exported sequence model (default: the shipped lstm_default.pt)")
-    compose.add_argument("--seconds", type=float, default=30.0, help="length to generate (default 30)")
-    compose.add_argument("--num", type=int, default=1, help="pieces to generate, as one batch")
+                         help="exported LSTM model (default: the shipped lstm_default.pt)")
+    compose.add_argument("--autoencoder", default=str(DEFAULT_AUTOENCODER),
+                         help="exported auto-encoder for --blend, --interpolate and --latent "
+                              "(default: the shipped autoencoder_default.pt)")
+    compose.add_argument("--weights", nargs="+", type=float, default=None,
+                         help="--blend weights, one per piece (normalized; default equal)")
+    compose.add_argument("--steps", type=int, default=5, help="--interpolate: pieces (default 5)")
+    compose.add_argument("--segments", type=int, default=2,
+                         help="--latent random: segments of 16 beats to decode (default 2)")
+    compose.add_argument("--seconds", type=float, default=30.0,
+                         help="LSTM: length to generate (default 30)")
+    compose.add_argument("--num", type=int, default=1, help="LSTM: pieces to generate, as one batch")
     compose.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
-    compose.add_argument("--temperature", type=float, default=1.0)
+    compose.add_argument("--temperature", type=float, default=None,
+                         help="sampling temperature (LSTM default 1; auto-encoder default 0: "
+                              "each note on when its probability exceeds 1/2)")
     compose.add_argument("--top-k", type=int, default=0, help="keep the k likeliest tokens (0: all)")
     compose.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1: all)")
     compose.add_argument("--polyphony", type=int, default=8,
@@ -57,6 +81,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                          help="exported GAN note model for --render (default: the shipped one)")
     compose.set_defaults(handler=_compose)
 
+    encode = subparsers.add_parser("encode", help="write the auto-encoder embeddings of a piece's segments (.npy)")
+    encode.add_argument("midi", help="MIDI file")
+    encode.add_argument("-o", "--output", required=True, help="output .npy: (segments, latent) float32")
+    encode.add_argument("--autoencoder", default=str(DEFAULT_AUTOENCODER), help="exported auto-encoder")
+    encode.set_defaults(handler=_encode)
+
+    reconstruct = subparsers.add_parser("reconstruct",
+                                        help="decode a piece's own auto-encoder embeddings to MIDI")
+    reconstruct.add_argument("midi", help="MIDI file")
+    reconstruct.add_argument("-o", "--output", required=True, help="output MIDI file (.mid)")
+    reconstruct.add_argument("--autoencoder", default=str(DEFAULT_AUTOENCODER), help="exported auto-encoder")
+    reconstruct.add_argument("--temperature", type=float, default=0.0)
+    reconstruct.add_argument("--seed", type=int, default=0)
+    reconstruct.set_defaults(handler=_reconstruct)
+
     evaluate = subparsers.add_parser(
         "evaluate-sequence", help="held-out perplexity and generated-vs-corpus statistics")
     evaluate.add_argument("--model", default=str(DEFAULT_MODEL), help="exported sequence model")
@@ -67,6 +106,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     evaluate.add_argument("--seconds", type=float, default=30.0, help="length of each (default 30)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--temperature", type=float, default=1.0)
+    evaluate.add_argument("--autoencoder", nargs="?", const=str(DEFAULT_AUTOENCODER), default=None,
+                          metavar="MODEL", help="evaluate an auto-encoder instead (default: the "
+                          "shipped one): reconstruction F1, blends and interpolations")
+    evaluate.add_argument("--pairs", type=int, default=64,
+                          help="--autoencoder: segment pairs blended and interpolated (default 64)")
+    evaluate.add_argument("--steps", type=int, default=5,
+                          help="--autoencoder: pieces per interpolation (default 5)")
     evaluate.set_defaults(handler=_evaluate)
 
     corpus = subparsers.add_parser("corpus", help="build MIDI corpora for the sequence model")
@@ -80,19 +126,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _train(args: argparse.Namespace) -> int:
-    from gansynth.config import SequenceExperimentConfig, load_config
-    from gansynth.sequence.corpus import TokenCorpus
+    from gansynth.config import SequenceExperimentConfig
     from gansynth.sequence.train import train_sequence
 
-    def show(corpus: TokenCorpus) -> None:
+    def summary(m: dict[str, float]) -> str:
+        return (f"validation perplexity: model {m['val_perplexity']:.3f}, unigram "
+                f"{m['unigram_perplexity']:.3f}, bigram {m['bigram_perplexity']:.3f}")
+
+    return _run_training(args, SequenceExperimentConfig, train_sequence, summary)
+
+
+def _train_autoencoder(args: argparse.Namespace) -> int:
+    from gansynth.config import AutoencoderExperimentConfig
+    from gansynth.sequence.ae_train import train_autoencoder
+
+    def summary(m: dict[str, float]) -> str:
+        return (f"held-out reconstruction note F1: {m['valid_f1']:.3f} (mean over segments), "
+                f"{m['valid_f1_pooled']:.3f} (pooled)")
+
+    return _run_training(args, AutoencoderExperimentConfig, train_autoencoder, summary)
+
+
+def _run_training(args: argparse.Namespace, config_cls: Any, train: Any,
+                  summary: Callable[[dict[str, float]], str]) -> int:
+    """Load the recipe with overrides, train (printing the corpus line first) and print the
+    run's summary: the handler of train-sequence and train-autoencoder."""
+    from gansynth.config import load_config
+
+    def show(corpus: Any) -> None:
         print(f"corpus: {corpus.describe()}", flush=True)
 
-    config = load_config(SequenceExperimentConfig, args.config, args.overrides)
-    result = train_sequence(config, args.out, resume=args.resume, progress=not args.quiet,
-                            on_corpus=show)
+    config = load_config(config_cls, args.config, args.overrides)
+    result = train(config, args.out, resume=args.resume, progress=not args.quiet, on_corpus=show)
     m = result.metrics
-    print(f"validation perplexity: model {m['val_perplexity']:.3f}, unigram "
-          f"{m['unigram_perplexity']:.3f}, bigram {m['bigram_perplexity']:.3f}")
+    print(summary(m))
     print(f"trained {m['train_seconds'] / 60:.1f} min, {int(m['epochs'])} epochs, "
           f"{int(m['steps'])} steps; exported {result.model_path}")
     return 0
@@ -112,43 +179,143 @@ def _output_paths(output: str, num: int, suffixes: tuple[str, ...]) -> list[Path
 
 
 def _compose(args: argparse.Namespace) -> int:
-    from gansynth.score import score_from_midi, score_to_midi
-    from gansynth.sequence.compose import compose, render_to_audio
+    if args.blend is not None or args.interpolate is not None or args.latent is not None:
+        return _compose_autoencoder(args)
+    if args.weights is not None:
+        raise BadInputError("--weights goes with --blend")
+    from gansynth.score import score_from_midi
+    from gansynth.sequence.compose import compose
     from gansynth.sequence.export import load_sequence_model
     from gansynth.sequence.sampling import SamplingOptions
 
     # check everything a user can get wrong before any work or output
-    options = SamplingOptions(seconds=args.seconds, temperature=args.temperature,
+    temperature = 1.0 if args.temperature is None else args.temperature
+    options = SamplingOptions(seconds=args.seconds, temperature=temperature,
                               top_k=args.top_k, top_p=args.top_p, polyphony=args.polyphony)
     outputs = _output_paths(args.output, args.num, MIDI_OUT_SUFFIXES)
     audio_outputs = _output_paths(args.render, args.num, AUDIO_OUT_SUFFIXES) if args.render else []
-    sources = args.blend or ([args.primer] if args.primer else [])
-    pieces = [score_from_midi(path) for path in sources]
-    for path, piece in zip(sources, pieces, strict=True):
-        if not piece.pitched_notes():
-            raise BadInputError(f"{path}: MIDI file has only drum notes; nothing to continue or blend")
+    primer = score_from_midi(args.primer) if args.primer else None
+    if primer is not None and not primer.pitched_notes():
+        raise BadInputError(f"{args.primer}: MIDI file has only drum notes; nothing to continue")
     loaded = load_sequence_model(args.model)
-    synth = None
-    if args.render:
-        from gansynth.synth import Synthesizer
-
-        synth = Synthesizer.load(args.gan_model)
-        synth.latent(args.timbre)  # a bad --timbre is refused before any file is written
+    synth = _render_synth(args)
     seed = checks.seed(args.seed) if args.seed is not None else secrets.randbelow(2**31)
 
-    scores = compose(loaded, options, primer=pieces[0] if args.primer else None,
-                     blend=(pieces[0], pieces[1]) if args.blend else None, num=args.num, seed=seed)
+    scores = compose(loaded, options, primer=primer, num=args.num, seed=seed)
+    _write_scores(args, scores, outputs, audio_outputs, synth, f"seed {seed}")
+    return 0
+
+
+def _render_synth(args: argparse.Namespace) -> Any:
+    """The GAN synthesizer for --render (None without it); a bad --timbre is refused here,
+    before any file is written."""
+    if not args.render:
+        return None
+    from gansynth.synth import Synthesizer
+
+    synth = Synthesizer.load(args.gan_model)
+    synth.latent(args.timbre)
+    return synth
+
+
+def _write_scores(args: argparse.Namespace, scores: list[Any], outputs: list[Path],
+                  audio_outputs: list[Path], synth: Any, note: str) -> None:
+    from gansynth.score import score_to_midi
+    from gansynth.sequence.compose import render_to_audio
+
     for path, score in zip(outputs, scores, strict=True):
         score_to_midi(score, path)
-        print(f"wrote {path}: {len(score.notes)} notes, {score.end_s:.1f} s (seed {seed})")
+        print(f"wrote {path}: {len(score.notes)} notes, {score.end_s:.1f} s ({note})")
     if synth is not None:
         for score, audio_path in zip(scores, audio_outputs, strict=True):
             seconds = render_to_audio(synth, score, audio_path, timbre=args.timbre)
             print(f"wrote {audio_path}: {seconds:.1f} s (timbre {args.timbre})")
+
+
+def _compose_autoencoder(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from gansynth.score import score_from_midi
+    from gansynth.sequence import embed
+    from gansynth.sequence.ae_export import load_autoencoder
+
+    temperature = checks.finite(0.0 if args.temperature is None else args.temperature,
+                                "--temperature", low=0.0, high=100.0)
+    if args.weights is not None and args.blend is None:
+        raise BadInputError("--weights goes with --blend")
+    if args.primer is None and args.num != 1:
+        raise BadInputError("--num goes with the LSTM (no --blend, --interpolate or --latent)")
+    if args.blend is not None and len(args.blend) < 2:
+        raise BadInputError(f"--blend needs at least 2 MIDI files, got {len(args.blend)}")
+    count = checks.whole(args.steps, "--steps", 2, embed.MAX_STEPS) if args.interpolate else 1
+    outputs = _output_paths(args.output, count, MIDI_OUT_SUFFIXES)
+    audio_outputs = _output_paths(args.render, count, AUDIO_OUT_SUFFIXES) if args.render else []
+    latents = None
+    if args.latent is not None and args.latent != "random":
+        from gansynth.io import require_file
+
+        path = require_file(args.latent, "embedding file (.npy)")
+        try:
+            latents = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise BadInputError(f"{path}: not a NumPy .npy file of embeddings ({err})") from err
+    pieces = [score_from_midi(path) for path in (args.blend or args.interpolate or [])]
+    loaded = load_autoencoder(args.autoencoder)
+    synth = _render_synth(args)
+    seed = checks.seed(args.seed) if args.seed is not None else secrets.randbelow(2**31)
+    if args.blend is not None:
+        scores = [embed.blend(loaded, pieces, args.weights, temperature=temperature, seed=seed)]
+    elif args.interpolate is not None:
+        scores = embed.interpolate(loaded, pieces[0], pieces[1], count, temperature=temperature, seed=seed)
+    elif latents is not None:
+        scores = [embed.decode(loaded, latents, temperature=temperature, seed=seed, what=str(args.latent))]
+    else:
+        scores = [embed.compose_random(loaded, args.segments, seed=seed, temperature=temperature)]
+    _write_scores(args, scores, outputs, audio_outputs, synth, f"seed {seed}")
+    return 0
+
+
+def _encode(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from gansynth.io import atomic_path, check_output
+    from gansynth.score import score_from_midi
+    from gansynth.sequence import embed
+    from gansynth.sequence.ae_export import load_autoencoder
+
+    out = check_output(args.output, (".npy",))
+    score = score_from_midi(args.midi)
+    loaded = load_autoencoder(args.autoencoder)
+    latents = embed.encode(loaded, score)
+    with atomic_path(out) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, latents, allow_pickle=False)
+    roll = loaded.config.roll
+    print(f"wrote {out}: {latents.shape[0]} segments of {roll.segment_beats} beats, "
+          f"{latents.shape[1]} numbers each")
+    return 0
+
+
+def _reconstruct(args: argparse.Namespace) -> int:
+    from gansynth.io import check_output
+    from gansynth.score import score_from_midi, score_to_midi
+    from gansynth.sequence import embed
+    from gansynth.sequence.ae_export import load_autoencoder
+
+    out = check_output(args.output, MIDI_OUT_SUFFIXES)
+    temperature = checks.finite(args.temperature, "--temperature", low=0.0, high=100.0)
+    seed = checks.seed(args.seed)
+    score = score_from_midi(args.midi)
+    loaded = load_autoencoder(args.autoencoder)
+    result = embed.reconstruct(loaded, score, temperature=temperature, seed=seed)
+    score_to_midi(result, out)
+    print(f"wrote {out}: {len(result.notes)} notes ({len(score.pitched_notes())} in the input), "
+          f"{result.end_s:.1f} s at {result.qpm:g} qpm")
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.autoencoder is not None:
+        return _evaluate_autoencoder(args)
     from gansynth.sequence.corpus import build_token_corpus
     from gansynth.sequence.evaluation import evaluate_sequence_model
     from gansynth.sequence.export import load_sequence_model
@@ -159,6 +326,25 @@ def _evaluate(args: argparse.Namespace) -> int:
     corpus = build_token_corpus(loaded.tokenizer, loaded.config.data, midi_dir=args.corpus)
     report = evaluate_sequence_model(loaded, corpus, samples=args.samples, seconds=args.seconds,
                                      temperature=args.temperature, seed=args.seed)
+    print(report.format())
+    return 0
+
+
+def _evaluate_autoencoder(args: argparse.Namespace) -> int:
+    from gansynth.sequence.ae_evaluation import evaluate_autoencoder
+    from gansynth.sequence.ae_export import load_autoencoder
+    from gansynth.sequence.ae_train import build_segment_corpus
+
+    pairs = checks.whole(args.pairs, "--pairs", 1, 4096)
+    steps = checks.whole(args.steps, "--steps", 2, 64)
+    seed = checks.seed(args.seed)
+    loaded = load_autoencoder(args.autoencoder)
+    corpus = build_segment_corpus(loaded.config, midi_dir=args.corpus)
+    if len(corpus.valid) == 0:
+        raise BadInputError(f"{args.corpus or loaded.config.data.midi_dir}: no held-out segments with notes")
+    report = evaluate_autoencoder(loaded, corpus.valid, corpus.valid_piece, pairs=pairs, steps=steps,
+                                  seed=seed)
+    print(f"corpus: {corpus.describe()}")
     print(report.format())
     return 0
 

@@ -9,11 +9,19 @@
 - `evaluation`: perplexity, unigram / bigram baselines and score statistics.
 - `compose`: scores from a loaded model (free, continued, blended), rendered through the GAN.
 - `export`: the inference file (plain tensors + config, strict, `weights_only=True`).
+- `roll`: scores <-> piano-roll segments on a beat grid; note F1 and the evaluation's features.
+- `autoencoder`: the sequence auto-encoder (encoder and decoder LSTMs, optional variational
+  latent); `ae_train` trains it with Lightning, `ae_export` is its inference file.
+- `embed`: encode, reconstruct, blend, interpolate and compose from embeddings;
+  `ae_evaluation` measures reconstruction, blends and interpolations.
 
 Heavy imports (torch, miditok, music21) live in the submodules, not here.
 """
 
 from pathlib import Path
 
+_MODELS = Path(__file__).resolve().parent.parent.parent / "data" / "models"
 #: The shipped default model, trained on the built-in music21 corpus.
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent.parent / "data" / "models" / "lstm_default.pt"
+DEFAULT_MODEL = _MODELS / "lstm_default.pt"
+#: The shipped default sequence auto-encoder, trained on the same corpus.
+DEFAULT_AUTOENCODER = _MODELS / "autoencoder_default.pt"

@@ -8,6 +8,8 @@ and logging; the network is `LstmLanguageModel`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -17,6 +19,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from gansynth.config import SequenceExperimentConfig, config_from_dict, config_to_dict
+from gansynth.score import Score, score_to_midi
 from gansynth.sequence.model import LstmLanguageModel
 
 
@@ -128,3 +131,30 @@ class SequenceLightningModule(L.LightningModule):
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=1)
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss", "interval": "epoch"}}
+
+
+class SampleWriter(L.Callback):
+    """Writes sample MIDI files during training: every `every_epochs` epochs (0: never),
+    ``folder/epoch_EEEE_<name>.mid`` for each (name, score) that `make(model)` returns; the
+    network is in eval mode meanwhile. Files are written atomically (`score_to_midi`)."""
+
+    def __init__(self, folder: Path, every_epochs: int, make: Callable[[Any], list[tuple[str, Score]]]) -> None:
+        super().__init__()
+        self.folder = folder
+        self.every_epochs = every_epochs
+        self.make = make
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        epoch = trainer.current_epoch + 1
+        if not self.every_epochs or epoch % self.every_epochs or trainer.sanity_checking:
+            return
+        model: Any = pl_module.model
+        was_training = model.training
+        model.eval()
+        try:
+            scores = self.make(model)
+        finally:
+            model.train(was_training)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for name, score in scores:
+            score_to_midi(score, self.folder / f"epoch_{epoch:04d}_{name}.mid")

@@ -1,0 +1,311 @@
+"""The sequence auto-encoder: piano-roll segments, the model, training (samples, resume), its
+file, the embedding API (encode, reconstruct, blend, interpolate, random), the CLI and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gansynth.cli import main
+from gansynth.config import (
+    AutoencoderConfig,
+    AutoencoderDataConfig,
+    AutoencoderExperimentConfig,
+    RollConfig,
+    SequenceTrainConfig,
+)
+from gansynth.errors import BadInputError
+from gansynth.score import Note, score_from_midi, score_from_notes, score_to_midi
+from gansynth.sequence import DEFAULT_AUTOENCODER, embed
+from gansynth.sequence.ae_evaluation import evaluate_autoencoder
+from gansynth.sequence.ae_export import export_autoencoder, load_autoencoder
+from gansynth.sequence.ae_train import SegmentSet, latent_statistics, train_autoencoder
+from gansynth.sequence.autoencoder import SequenceAutoencoder, reconstruction_loss, segment_f1
+from gansynth.sequence.roll import (
+    HOLD,
+    ONSET,
+    onset_f1,
+    pitch_class_histogram,
+    rhythm_histogram,
+    roll_from_voices,
+    rolls_to_score,
+    score_roll,
+    segments,
+    transpose,
+    voices_from_roll,
+    voices_from_rolls,
+)
+
+ROLL = RollConfig()
+STEPS = 600
+TINY = AutoencoderExperimentConfig(
+    model=AutoencoderConfig(encoder_hidden=48, latent_dim=24, decoder_hidden=96, decoder_layers=1,
+                            dropout=0.0, kl_weight=0.01, free_bits=16.0),
+    data=AutoencoderDataConfig(valid_fraction=0.3, transpose=(0, 0)),
+    train=SequenceTrainConfig(batch_size=8, learning_rate=3e-3, max_epochs=2, num_threads=1,
+                              log_every_n_steps=1, num_samples=1))
+
+
+def _example_segments(example_midi: list[Path]) -> np.ndarray:
+    return np.concatenate([segments(score_roll(score_from_midi(p), ROLL), ROLL) for p in example_midi])
+
+
+@pytest.fixture(scope="module")
+def fitted(example_midi: list[Path]) -> tuple[SequenceAutoencoder, np.ndarray]:
+    """A tiny plain auto-encoder fitted (STEPS Adam steps) to the example pieces' segments."""
+    torch.manual_seed(0)
+    rolls = _example_segments(example_midi)
+    rolls = rolls[rolls[:, :, ONSET].any(axis=(1, 2))]
+    plain = AutoencoderConfig(**{**vars(TINY.model), "variational": False})
+    model = SequenceAutoencoder(ROLL.pitches, ROLL.steps, ROLL.voices, plain)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    batch = torch.as_tensor(voices_from_rolls(rolls, ROLL.voices))
+    for _ in range(STEPS):
+        logits, _, _ = model(batch)
+        loss = reconstruction_loss(logits, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval(), rolls
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory,
+               fitted: tuple[SequenceAutoencoder, np.ndarray]) -> Path:
+    model, rolls = fitted
+    path = tmp_path_factory.mktemp("ae") / "tiny_ae.pt"
+    mean, std = latent_statistics(model, voices_from_rolls(rolls, ROLL.voices))
+    plain = AutoencoderExperimentConfig(roll=ROLL, model=AutoencoderConfig(**{**vars(TINY.model), "variational": False}))
+    export_autoencoder(path, model, plain, mean, std, {"valid_f1": 1.0})
+    return path
+
+
+# --- rolls -----------------------------------------------------------------------------------
+
+def test_a_roll_plays_back_as_its_notes_and_ignores_tempo(example_midi: list[Path], tmp_path: Path) -> None:
+    score = score_from_midi(example_midi[0])
+    rolls = segments(score_roll(score, ROLL), ROLL)
+    back = rolls_to_score(rolls, ROLL, qpm=score.qpm)
+    assert np.array_equal(segments(score_roll(back, ROLL), ROLL), rolls)
+    # the same notes in beats at another tempo give the same roll, and the tempo is kept in MIDI
+    slow = score_from_notes([Note(n.pitch, n.velocity, n.start_s * 2.0, n.end_s * 2.0)
+                             for n in score.pitched_notes()], tempos=[(0.0, score.qpm / 2.0)])
+    score_to_midi(slow, tmp_path / "slow.mid")
+    read = score_from_midi(tmp_path / "slow.mid")
+    assert read.qpm == pytest.approx(score.qpm / 2.0)
+    assert np.array_equal(segments(score_roll(read, ROLL), ROLL), rolls)
+
+
+def test_tempo_map_converts_seconds_and_beats() -> None:
+    score = score_from_notes([Note(60, 90, 0.0, 1.0)], tempos=[(0.0, 120.0), (2.0, 60.0)])
+    assert score.beats(1.0) == pytest.approx(2.0)
+    assert score.beats(3.0) == pytest.approx(5.0)  # 4 beats in 2 s, then 1 beat per second
+    assert score.seconds(score.beats(2.7)) == pytest.approx(2.7)
+    assert score_from_notes([Note(60, 90, 0.0, 1.0)]).qpm == 120.0
+
+
+def test_segments_stand_alone_and_spans_decode() -> None:
+    notes = [Note(60, 90, 0.0, 0.5), Note(64, 90, 7.0, 9.0)]  # 120 qpm: the second crosses beat 16
+    rolls = segments(score_roll(score_from_notes(notes), ROLL), ROLL)
+    assert rolls.shape == (2, ROLL.steps, 2, ROLL.pitches)
+    p64 = 64 - ROLL.pitch_low
+    assert rolls[0, 56, ONSET, p64] and rolls[0, 63, HOLD, p64]
+    assert not rolls[1, :, :, p64].any()  # the held note is cut at the segment's end
+    decoded = rolls_to_score(rolls, ROLL, qpm=120.0)
+    assert [(n.pitch, n.start_s, n.end_s) for n in decoded.notes] == [(60, 0.0, 0.5), (64, 7.0, 8.0)]
+
+
+def test_onset_f1_tolerance_and_features() -> None:
+    ref = np.zeros((ROLL.steps, 2, ROLL.pitches), bool)
+    ref[[0, 8, 16], ONSET, [10, 12, 14]] = True
+    ref[[0, 8, 16], HOLD, [10, 12, 14]] = True
+    assert onset_f1(ref, ref) == (1.0, 3, 3)
+    assert onset_f1(ref, np.roll(ref, 1, axis=0))[0] == 1.0
+    assert onset_f1(ref, np.roll(ref, 2, axis=0))[0] == 0.0
+    assert onset_f1(ref, np.roll(ref, 1, axis=2))[0] == 0.0
+    assert onset_f1(ref, np.zeros_like(ref))[0] == 0.0
+    pcs = pitch_class_histogram(ref, ROLL.pitch_low)
+    assert pcs.sum() == pytest.approx(1.0) and np.count_nonzero(pcs) == 3
+    rhythm = rhythm_histogram(ref, ROLL.steps_per_beat)
+    assert rhythm.sum() == pytest.approx(1.0) and rhythm[0] == pytest.approx(0.5)  # all on the beat
+    moved = transpose(ref, 200)
+    assert moved[:, ONSET].any(axis=0).nonzero()[0].max() == ROLL.pitches - 1  # clamped into range
+    assert transpose(ref, 3)[:, ONSET].sum() == 3
+
+
+# --- model and training ----------------------------------------------------------------------
+
+def test_generate_never_holds_a_silent_voice() -> None:
+    torch.manual_seed(1)
+    model = SequenceAutoencoder(ROLL.pitches, ROLL.steps, ROLL.voices, TINY.model).eval()
+    z = torch.randn(3, TINY.model.latent_dim) * 3
+    for temperature in (0.0, 2.0):
+        tokens = model.generate(z, temperature, torch.Generator().manual_seed(0)).numpy()
+        assert tokens.shape == (3, ROLL.steps, ROLL.voices) and tokens.max() < ROLL.pitches + 2
+        holds = tokens[:, 1:] == 1
+        assert not (holds & (tokens[:, :-1] == 0)).any() and not (tokens[:, 0] == 1).any()
+        rolls = roll_from_voices(tokens, ROLL.pitches)
+        assert not (rolls[:, :, ONSET] & ~rolls[:, :, HOLD]).any()
+
+
+def test_voices_carry_a_chorale_and_play_back(example_midi: list[Path]) -> None:
+    chorale = segments(score_roll(score_from_midi(example_midi[0]), ROLL), ROLL)
+    for segment in chorale:
+        tokens = voices_from_roll(segment, ROLL.voices)
+        assert onset_f1(segment, roll_from_voices(tokens, ROLL.pitches))[0] == 1.0
+    one_voice = voices_from_roll(chorale[0], 1)
+    assert onset_f1(chorale[0], roll_from_voices(one_voice, ROLL.pitches))[0] < 0.6
+
+
+def test_a_fitted_autoencoder_reconstructs_its_segments(fitted: tuple[SequenceAutoencoder, np.ndarray]) -> None:
+    model, rolls = fitted
+    mean_f1, pooled = segment_f1(model, rolls)
+    assert mean_f1 > 0.7 and pooled > 0.7
+    untrained = SequenceAutoencoder(ROLL.pitches, ROLL.steps, ROLL.voices, TINY.model).eval()
+    assert segment_f1(untrained, rolls)[0] < 0.2
+
+
+def test_training_writes_samples_exports_and_resumes(example_midi: list[Path], tmp_path: Path) -> None:
+    corpus_dir = tmp_path / "corpus"
+    corpus_dir.mkdir()
+    for p in example_midi:
+        (corpus_dir / p.name).write_bytes(p.read_bytes())
+    config = AutoencoderExperimentConfig(model=TINY.model, roll=ROLL, train=TINY.train,
+                                         data=AutoencoderDataConfig(midi_dir=str(corpus_dir),
+                                                                    valid_fraction=0.3))
+    result = train_autoencoder(config, tmp_path / "run", progress=False)
+    samples = sorted(p.name for p in (tmp_path / "run" / "samples").glob("*.mid"))
+    assert samples == ["epoch_0001_random_0.mid", "epoch_0001_reconstruction.mid",
+                       "epoch_0002_random_0.mid", "epoch_0002_reconstruction.mid"]
+    loaded = load_autoencoder(result.model_path)
+    assert 0.0 <= loaded.metrics["valid_f1"] <= 1.0 and loaded.metrics["epochs"] == 2.0
+    longer = AutoencoderExperimentConfig(model=config.model, roll=ROLL, data=config.data,
+                                         train=SequenceTrainConfig(**{**vars(TINY.train), "max_epochs": 3}))
+    resumed = train_autoencoder(longer, tmp_path / "run", resume=result.last_checkpoint, progress=False)
+    assert resumed.metrics["epochs"] == 3.0
+    assert (tmp_path / "run" / "samples" / "epoch_0003_random_0.mid").is_file()
+
+
+def test_transposed_draws_stay_in_range(fitted: tuple[SequenceAutoencoder, np.ndarray]) -> None:
+    _, rolls = fitted
+    tokens = voices_from_rolls(rolls, ROLL.voices)
+    data = SegmentSet(tokens, ROLL.pitches, transpose_range=(-30, 30), seed=0)
+    moved = [data[i].numpy() for i in range(len(rolls))]
+    assert any(not np.array_equal(m, r) for m, r in zip(moved, tokens, strict=True))
+    for m, r in zip(moved, tokens, strict=True):
+        assert np.array_equal(m >= 2, r >= 2) and m.max() < ROLL.pitches + 2
+        shift = set((m - r)[r >= 2].tolist())
+        assert len(shift) <= 1  # one transposition for the whole segment
+
+
+# --- file and embedding API ------------------------------------------------------------------
+
+def test_model_file_round_trip_and_refusals(model_file: Path, tmp_path: Path) -> None:
+    loaded = load_autoencoder(model_file)
+    assert loaded.latent_mean.shape == (TINY.model.latent_dim,)
+    payload = torch.load(model_file, weights_only=True)
+    payload["latent_std"] = torch.full((TINY.model.latent_dim,), float("nan"))
+    bad = tmp_path / "bad.pt"
+    torch.save(payload, bad)
+    with pytest.raises(BadInputError, match="bad.pt: latent statistics"):
+        load_autoencoder(bad)
+    payload["format"] = "gansynth-lstm"
+    torch.save(payload, bad)
+    with pytest.raises(BadInputError, match=r"sequence \(LSTM\) model file \(for compose\), not a gansynth sequence auto-encoder"):
+        load_autoencoder(bad)
+
+
+def test_reconstruct_blend_interpolate_and_random(model_file: Path, example_midi: list[Path]) -> None:
+    loaded = load_autoencoder(model_file)
+    a, b = score_from_midi(example_midi[0]), score_from_midi(example_midi[-1])
+    za, zb = embed.encode(loaded, a), embed.encode(loaded, b)
+    assert za.shape[1] == TINY.model.latent_dim and za.dtype == np.float32
+    rebuilt = embed.reconstruct(loaded, a)
+    f1 = onset_f1(np.concatenate(segments(score_roll(a, ROLL), ROLL)),
+                  np.concatenate(segments(score_roll(rebuilt, ROLL), ROLL)))[0]
+    assert f1 > 0.9 and rebuilt.qpm == a.qpm
+    path = embed.interpolate(loaded, a, b, 4)
+    assert len(path) == 4
+    length = min(len(za), len(zb))
+    assert path[0].notes == embed.decode(loaded, za[:length], qpm=a.qpm).notes
+    assert path[-1].notes == embed.decode(loaded, zb[:length], qpm=a.qpm).notes
+    weighted = embed.blend_latents([za, zb], [3.0, 1.0])
+    assert np.allclose(weighted, 0.75 * za[:length] + 0.25 * zb[:length], atol=1e-6)
+    assert embed.blend(loaded, [a, b]).notes == embed.decode(loaded, embed.blend_latents([za, zb]),
+                                                             qpm=a.qpm).notes
+    first = embed.compose_random(loaded, 3, seed=4)
+    assert first.notes == embed.compose_random(loaded, 3, seed=4).notes
+    assert first.end_s <= 3 * ROLL.segment_beats * 0.5 + 1e-9
+    with pytest.raises(BadInputError, match="weights must be finite, >= 0 and not all 0"):
+        embed.blend_latents([za, zb], [0.0, 0.0])
+    with pytest.raises(BadInputError, match=r"x.npy: embeddings must be an array of shape \(segments, 24\)"):
+        embed.decode(loaded, np.zeros((2, 5)), what="x.npy")
+    drums = score_from_notes([Note(36, 90, 0.0, 0.5, is_drum=True)], path="<drums>")
+    with pytest.raises(BadInputError, match="<drums>: no pitched notes in the auto-encoder's range"):
+        embed.encode(loaded, drums)
+
+
+def test_evaluation_reports_figures(model_file: Path, fitted: tuple[SequenceAutoencoder, np.ndarray]) -> None:
+    loaded = load_autoencoder(model_file)
+    _, rolls = fitted
+    report = evaluate_autoencoder(loaded, rolls, np.arange(len(rolls)), pairs=6, steps=4)
+    assert report.f1_mean > 0.7 and report.pairs == 6
+    for figures in report.features.values():
+        assert 0.0 <= figures.blend_between <= 1.0 and -1.0 <= figures.interpolation_spearman <= 1.0
+        assert figures.distance_pair > 0.0
+    assert "reconstruction note F1 (mean over segments)" in report.format()
+
+
+# --- CLI -------------------------------------------------------------------------------------
+
+def test_cli_encode_reconstruct_compose(model_file: Path, example_midi: list[Path], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    ae = ["--autoencoder", str(model_file)]
+    a, b = str(example_midi[0]), str(example_midi[-1])
+    assert main(["encode", a, "-o", str(tmp_path / "a.npy"), *ae]) == 0
+    z = np.load(tmp_path / "a.npy")
+    assert z.shape[1] == TINY.model.latent_dim
+    assert main(["reconstruct", a, "-o", str(tmp_path / "a2.mid"), *ae]) == 0
+    assert len(score_from_midi(tmp_path / "a2.mid").notes) > 0
+    assert main(["compose", "--blend", a, b, a, "--weights", "1", "2", "1", "-o",
+                 str(tmp_path / "blend.mid"), *ae, "--seed", "0"]) == 0
+    assert main(["compose", "--interpolate", a, b, "--steps", "3", "-o", str(tmp_path / "ip.mid"), *ae]) == 0
+    assert sorted(p.name for p in tmp_path.glob("ip_*.mid")) == ["ip_0.mid", "ip_1.mid", "ip_2.mid"]
+    assert main(["compose", "--latent", "random", "--seed", "3", "-o", str(tmp_path / "r.mid"), *ae]) == 0
+    assert main(["compose", "--latent", str(tmp_path / "a.npy"), "-o", str(tmp_path / "l.mid"), *ae]) == 0
+    saved = [(n.pitch, n.start_s) for n in score_from_midi(tmp_path / "l.mid").notes]
+    assert saved == [(n.pitch, n.start_s) for n in score_from_midi(tmp_path / "a2.mid").notes]  # both 120 qpm
+    capsys.readouterr()
+
+    out = tmp_path / "bad"
+    out.mkdir()
+    cases = [
+        (["compose", "--blend", a, "-o", str(out / "x.mid"), *ae], "--blend needs at least 2 MIDI files"),
+        (["compose", "--blend", a, b, "--weights", "1", "-o", str(out / "x.mid"), *ae], "1 weights for 2 pieces"),
+        (["compose", "--latent", str(out / "none.npy"), "-o", str(out / "x.mid"), *ae], "none.npy: embedding file"),
+        (["compose", "--interpolate", a, b, "--steps", "1", "-o", str(out / "x.mid"), *ae], "--steps must lie in"),
+        (["compose", "--latent", "random", "--autoencoder", a, "-o", str(out / "x.mid")],
+         "not a gansynth sequence auto-encoder file"),
+        (["encode", a, "-o", str(out / "x.txt"), *ae], "must end in .npy"),
+        (["reconstruct", str(out / "none.mid"), "-o", str(out / "x.mid"), *ae], "none.mid: MIDI file not found"),
+    ]
+    for args, message in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (args, err)
+        assert list(out.iterdir()) == []
+
+
+@pytest.mark.skipif(not DEFAULT_AUTOENCODER.is_file(), reason="default auto-encoder not trained yet")
+def test_the_shipped_autoencoder_reconstructs_the_example_pieces(example_midi: list[Path]) -> None:
+    loaded = load_autoencoder(DEFAULT_AUTOENCODER)
+    assert loaded.metrics["valid_f1"] >= 0.8  # measured at export on the held-out split
+    for path in example_midi:
+        score = score_from_midi(path)
+        original = np.concatenate(segments(score_roll(score, loaded.config.roll), loaded.config.roll))
+        rebuilt = embed.reconstruct(loaded, score)
+        decoded = np.concatenate(segments(score_roll(rebuilt, loaded.config.roll), loaded.config.roll))
+        assert onset_f1(original, decoded[: len(original)])[0] > 0.6, path
