@@ -14,10 +14,11 @@ from gansynth.errors import ConfigError
 
 @dataclass(frozen=True)
 class SequenceTokenizerConfig:
-    """Performance-RNN style event vocabulary (miditok MIDILike) on an absolute clock.
+    """Performance-RNN style event vocabulary (miditok MIDILike) on a beat clock.
 
-    Every score is first mapped to seconds, then to a fixed reference clock of 120 bpm (one beat
-    = 0.5 s), so a TimeShift token is a duration in seconds whatever the source tempo.
+    Time is counted in quarter-note beats (each score's tempo map applied); the durations below
+    are seconds at the reference tempo of 120 bpm, one beat = 0.5 s (so steps_per_second 32 is
+    16 steps per beat, and a TimeShift of 0.5 is one beat at any tempo).
     pitch_low, pitch_high: inclusive MIDI pitch range of NoteOn / NoteOff tokens.
     num_velocities: velocity bins (1..127 quantized to this many Velocity tokens).
     steps_per_second: time-shift resolution (32 -> 31.25 ms steps); must be even.
@@ -194,6 +195,9 @@ class AutoencoderConfig:
     segment's embedding; decoder_hidden, decoder_layers: the autoregressive decoder LSTM.
     variational: a Gaussian latent with a KL term (MusicVAE); kl_weight multiplies the KL, which
     is only counted above `free_bits` nats per segment; False: a plain auto-encoder.
+    input_dropout: in training, the share of the decoder's teacher-forced inputs (the previous
+    step) replaced by the start embedding (word dropout, Bowman et al. 2016), so that the decoder
+    leans on the embedding instead of copying its last step.
     """
 
     embedding_dim: int = 128
@@ -205,6 +209,7 @@ class AutoencoderConfig:
     variational: bool = True
     kl_weight: float = 0.1
     free_bits: float = 48.0
+    input_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("embedding_dim", "encoder_hidden", "latent_dim", "decoder_hidden", "decoder_layers"):
@@ -212,6 +217,8 @@ class AutoencoderConfig:
                 raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.input_dropout < 1.0:
+            raise ConfigError(f"model.input_dropout must be in [0, 1), got {self.input_dropout}")
         if self.kl_weight < 0 or self.free_bits < 0:
             raise ConfigError(f"model.kl_weight and model.free_bits must be >= 0, got "
                               f"{self.kl_weight} and {self.free_bits}")

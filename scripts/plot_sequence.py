@@ -1,11 +1,16 @@
-"""Figures for docs/sequence.md: piano rolls of LSTM-generated pieces and the training curve.
+"""Figures for docs/sequence.md: piano rolls of LSTM-generated pieces and the training curve,
+and piano rolls of the auto-encoder's reconstructions, blends and interpolations.
 
     .venv/bin/python scripts/plot_sequence.py [--model data/models/lstm_default.pt]
         [--primer data/midi/chorale_bwv10_7.mid] [--run runs/lstm_default] [--out-dir docs/img]
+        [--autoencoder data/models/autoencoder_default.pt] [--ae-run runs/autoencoder]
 
 Writes sequence_pianoroll.png (an unconditional piece, a continuation of the primer and a blend
 of the two example chorales, 20 s each, seed 0) and, with --run, sequence_training.png
-(validation perplexity per epoch from the run's CSV log).
+(validation perplexity per epoch from the run's CSV log). With --autoencoder:
+autoencoder_pianoroll.png (the first 16 beats of the two --blend pieces, their reconstructions,
+and the 5-step interpolation from one to the other), and with --ae-run,
+autoencoder_training.png (held-out reconstruction F1 per epoch).
 """
 
 from __future__ import annotations
@@ -57,8 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", default=None, help="training run folder with logs/ (optional)")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--out-dir", default=str(REPO / "docs" / "img"))
+    parser.add_argument("--autoencoder", default=None, help="also draw the auto-encoder's figures")
+    parser.add_argument("--ae-run", default=None, help="auto-encoder run folder with logs/ (optional)")
+    parser.add_argument("--skip-lstm", action="store_true", help="only the auto-encoder's figures")
     args = parser.parse_args(argv)
     out_dir = Path(args.out_dir)
+    if args.autoencoder:
+        autoencoder_figures(args.autoencoder, args.blend, args.ae_run, out_dir)
+    if args.skip_lstm:
+        return 0
 
     loaded = load_sequence_model(args.model)
     model, tok = loaded.model, loaded.tokenizer
@@ -111,6 +123,56 @@ def main(argv: list[str] | None = None) -> int:
             fig.savefig(tmp, dpi=110)
         print(f"wrote {out_dir / 'sequence_training.png'}")
     return 0
+
+
+def autoencoder_figures(path: str, pieces: list[str], run: str | None, out_dir: Path) -> None:
+    """autoencoder_pianoroll.png and, with a run folder, autoencoder_training.png."""
+    from gansynth.sequence import embed
+    from gansynth.sequence.ae_export import load_autoencoder
+
+    loaded = load_autoencoder(path)
+    a, b = (score_from_midi(p) for p in pieces)
+    za, zb = embed.encode(loaded, a)[:1], embed.encode(loaded, b)[:1]
+    beats = loaded.config.roll.segment_beats
+    rows = [(embed.decode(loaded, za, qpm=a.qpm), f"reconstruction of {Path(pieces[0]).name}"),
+            *[(embed.decode(loaded, embed.blend_latents([za, zb], [1 - t, t]), qpm=a.qpm),
+               f"interpolation t = {t:.2f}") for t in (0.25, 0.5, 0.75)],
+            (embed.decode(loaded, zb, qpm=a.qpm), f"reconstruction of {Path(pieces[1]).name}")]
+    originals = [(score_from_notes([n for n in s.pitched_notes() if s.beats(n.start_s) < beats]),
+                  f"original: first {beats} beats of {Path(p).name}") for s, p in zip((a, b), pieces)]
+    ordered = [originals[0], *rows, originals[1]]
+    fig, axes = plt.subplots(len(ordered), 1, figsize=(11, 2.0 * len(ordered)), sharex=True)
+    for ax, (score, title) in zip(axes, ordered):
+        if score.pitched_notes():
+            piano_roll(ax, score, title)
+        else:
+            ax.set_title(f"{title} (no notes)", fontsize=10)
+    axes[-1].set_xlabel("time (s)")
+    fig.tight_layout()
+    with atomic_path(out_dir / "autoencoder_pianoroll.png") as tmp:
+        fig.savefig(tmp, dpi=100)
+    print(f"wrote {out_dir / 'autoencoder_pianoroll.png'}")
+    if not run:
+        return
+    epochs, f1 = [], []
+    for log in sorted(Path(run).glob("logs/version_*/metrics.csv")):
+        with log.open() as f:
+            for row in csv.DictReader(f):
+                if row.get("val_f1"):
+                    epochs.append(int(row["epoch"]) + 1)
+                    f1.append(float(row["val_f1"]))
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.plot(epochs, f1, "o-", ms=3, label="held-out reconstruction note F1 (128 segments)")
+    ax.axhline(0.8, ls="--", color="gray", label="target 0.8")
+    ax.set_xlabel(f"epoch ({loaded.config.train.windows_per_epoch} segments)")
+    ax.set_ylabel("note F1")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(out_dir / "autoencoder_training.png") as tmp:
+        fig.savefig(tmp, dpi=110)
+    print(f"wrote {out_dir / 'autoencoder_training.png'}")
 
 
 if __name__ == "__main__":

@@ -106,6 +106,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     evaluate.add_argument("--seconds", type=float, default=30.0, help="length of each (default 30)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--temperature", type=float, default=1.0)
+    evaluate.add_argument("--primer", default=None, metavar="MIDI",
+                          help="instead: continue this primer at velocities 50-110 and tempos "
+                               "60-180 bpm (--samples each, --seconds long): in-key share and onset gaps")
     evaluate.add_argument("--autoencoder", nargs="?", const=str(DEFAULT_AUTOENCODER), default=None,
                           metavar="MODEL", help="evaluate an auto-encoder instead (default: the "
                           "shipped one): reconstruction F1, blends and interpolations")
@@ -314,8 +317,12 @@ def _reconstruct(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.autoencoder is not None and args.primer is not None:
+        raise BadInputError("--primer and --autoencoder are two different evaluations; give one")
     if args.autoencoder is not None:
         return _evaluate_autoencoder(args)
+    if args.primer is not None:
+        return _evaluate_primer(args)
     from gansynth.sequence.corpus import build_token_corpus
     from gansynth.sequence.evaluation import evaluate_sequence_model
     from gansynth.sequence.export import load_sequence_model
@@ -327,6 +334,23 @@ def _evaluate(args: argparse.Namespace) -> int:
     report = evaluate_sequence_model(loaded, corpus, samples=args.samples, seconds=args.seconds,
                                      temperature=args.temperature, seed=args.seed)
     print(report.format())
+    return 0
+
+
+def _evaluate_primer(args: argparse.Namespace) -> int:
+    from gansynth.score import score_from_midi
+    from gansynth.sequence.evaluation import primer_study
+    from gansynth.sequence.export import load_sequence_model
+    from gansynth.sequence.sampling import MAX_NUM, SamplingOptions
+
+    SamplingOptions(seconds=args.seconds, temperature=args.temperature)  # validates both
+    samples = checks.whole(args.samples, "--samples", 1, MAX_NUM)
+    primer = score_from_midi(args.primer)
+    primer.require_pitched()
+    loaded = load_sequence_model(args.model)
+    study = primer_study(loaded, primer, samples=samples, seconds=args.seconds,
+                         temperature=args.temperature, seed=checks.seed(args.seed))
+    print(study.format())
     return 0
 
 

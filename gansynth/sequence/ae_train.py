@@ -14,7 +14,8 @@ segment's roll, so notes beyond the voices count as missed.
 Run folder layout (as `gansynth train-sequence`):
 
     config.yaml            the resolved config
-    checkpoints/last.ckpt  Lightning checkpoint to resume from;  checkpoints/best.ckpt: lowest val_loss
+    checkpoints/last.ckpt  Lightning checkpoint to resume from;  checkpoints/best.ckpt: highest
+                           held-out reconstruction F1 (val_f1)
     logs/version_N/        CSV metrics per step / epoch
     samples/               epoch_EEEE_random_K.mid (random embeddings) and
                            epoch_EEEE_reconstruction.mid (held-out segments, original then decoded)
@@ -271,7 +272,7 @@ def train_autoencoder(config: AutoencoderExperimentConfig, out_dir: str | os.Pat
     writer = SampleWriter(out / "samples", train.sample_every_epochs if train.num_samples else 0,
                           training_samples(config, corpus.valid))
     fit = fit_sequence_module(module, AutoencoderDataModule(corpus, config), out, train, resume,
-                              progress, callbacks=[writer])
+                              progress, callbacks=[writer], monitor="val_f1", mode="max")
     model = module.model
     f1_mean, f1_pooled = segment_f1(model, corpus.valid)
     mean, std = latent_statistics(model, corpus.train)

@@ -11,7 +11,8 @@ classes. A step is embedded as the sum of one embedding per (voice, token).
   (MusicVAE); encoding for use returns the mean.
 - **Decoder:** z sets the initial state of a stacked LSTM through a linear layer and tanh, and is
   also concatenated to every input. The input of step t is the embedding of step t - 1 (a start
-  embedding at t = 0): the true one in training (teacher forcing), its own output in `generate`.
+  embedding at t = 0): the true one in training (teacher forcing; with `input_dropout`, a share
+  of them replaced by the start embedding), its own output in `generate`.
   A linear head gives V x C logits per step, one softmax per voice.
 
 `generate` keeps every output valid: a voice may only hold a note while it sounds.
@@ -41,6 +42,7 @@ class SequenceAutoencoder(nn.Module):
         self.classes = pitches + 2
         self.latent_dim = config.latent_dim
         self.variational = config.variational
+        self.input_dropout = config.input_dropout
         self.decoder_layers = config.decoder_layers
         self.decoder_hidden = config.decoder_hidden
         self.embed = nn.Embedding(voices * self.classes, config.embedding_dim)
@@ -82,6 +84,9 @@ class SequenceAutoencoder(nn.Module):
         steps = self._steps(tokens)  # (B, T, E)
         start = self.start.expand(steps.shape[0], 1, -1)
         previous = torch.cat([start, steps[:, :-1]], dim=1)
+        if self.training and self.input_dropout > 0:
+            dropped = torch.rand(previous.shape[:2], device=previous.device) < self.input_dropout
+            previous = torch.where(dropped[..., None], self.start.expand_as(previous), previous)
         inputs = torch.cat([previous, z[:, None].expand(-1, steps.shape[1], -1)], dim=-1)
         hidden, _ = self.decoder(inputs, self._initial_state(z))  # (B, T, H)
         return self.head(self.dropout(hidden)).view(*tokens.shape, self.classes)

@@ -14,20 +14,22 @@ Score statistics of a set of pieces (`gansynth.score.Score`s, pitched notes only
 - note density: notes per second of music (first onset to last release, summed over pieces);
 - polyphony: mean number of notes sounding, weighted by time, over the time when any sounds.
 
-`evaluate_sequence_model` puts it together (`gansynth evaluate-sequence`).
+`evaluate_sequence_model` puts it together (`gansynth evaluate-sequence`); `primer_study`
+measures how continuations follow a primer's dynamics (in-key share across primer velocities)
+and tempo (median gap between onsets, `gansynth evaluate-sequence --primer`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from gansynth.score import Score
+from gansynth.score import Note, Score, score_from_notes
 from gansynth.sequence.corpus import TokenCorpus
 from gansynth.sequence.export import SequenceModel
 from gansynth.sequence.model import LstmLanguageModel
@@ -197,3 +199,97 @@ def evaluate_sequence_model(loaded: SequenceModel, corpus: TokenCorpus, samples:
         training=score_stats([tokenizer.decode(s) for s in corpus.train]),
         generated=score_stats([tokenizer.decode(ids) for ids in generated]),
         pieces=(len(corpus.valid), len(corpus.train), samples))
+
+
+# Krumhansl-Kessler key profiles (probe-tone ratings), C major and C minor
+KEY_PROFILES = np.array([
+    [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88],
+    [6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]])
+KEY_NAMES = [f"{name} {mode}" for mode in ("major", "minor")
+             for name in ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")]
+
+
+def estimate_key(notes: Sequence[Note]) -> int:
+    """The key (0-11: C..B major, 12-23: C..B minor, see KEY_NAMES) whose Krumhansl-Kessler
+    profile correlates best with the duration-weighted pitch-class histogram of `notes`
+    (Krumhansl-Schmuckler); -1 without notes."""
+    histogram = np.zeros(12)
+    for n in notes:
+        histogram[n.pitch % 12] += max(n.end_s - n.start_s, 1e-3)
+    if not histogram.any():
+        return -1
+    scores = [np.corrcoef(histogram, np.roll(KEY_PROFILES[mode], tonic))[0, 1]
+              for mode in (0, 1) for tonic in range(12)]
+    return int(np.nanargmax(scores))
+
+
+def median_onset_gap(notes: Sequence[Note]) -> float:
+    """Median gap in seconds between consecutive distinct onset times (nan with fewer than 2)."""
+    onsets = np.unique(np.round([n.start_s for n in notes], 4))
+    return float(np.median(np.diff(onsets))) if len(onsets) > 1 else math.nan
+
+
+def _restyled(primer: Score, velocity: int | None = None, qpm: float | None = None) -> Score:
+    """The primer with every velocity set to `velocity` and / or its beats played at `qpm`."""
+    tempo = qpm or primer.qpm
+
+    def at(seconds: float) -> float:
+        return primer.beats(seconds) * 60.0 / tempo if qpm else seconds
+
+    notes = [replace(n, velocity=velocity or n.velocity, start_s=at(n.start_s), end_s=at(n.end_s))
+             for n in primer.pitched_notes()]
+    return score_from_notes(notes, path=primer.path, tempos=[(0.0, tempo)])
+
+
+@dataclass(frozen=True)
+class PrimerStudy:
+    """How continuations follow a primer's dynamics and tempo (`primer_study`).
+
+    by_velocity: (velocity, in-key share with dynamics matching, without) per primer velocity;
+    by_tempo: (qpm, primer's median onset gap s, continuations' median gap s) per tempo.
+    """
+
+    key: str
+    samples: int
+    by_velocity: list[tuple[int, float, float]]
+    by_tempo: list[tuple[float, float, float]]
+
+    def format(self) -> str:
+        lines = [f"primer key (Krumhansl-Schmuckler): {self.key}; {self.samples} continuations per row",
+                 "", f"{'primer velocity':<18} {'in key (matched)':>18} {'in key (as is)':>16}"]
+        lines += [f"{v:<18} {a:>18.3f} {b:>16.3f}" for v, a, b in self.by_velocity]
+        lines += ["", f"{'primer tempo (bpm)':<20} {'primer gap (s)':>15} {'continuation gap (s)':>21} {'ratio':>7}"]
+        lines += [f"{q:<20g} {p:>15.3f} {c:>21.3f} {c / p:>7.2f}" for q, p, c in self.by_tempo]
+        return "\n".join(lines)
+
+
+def primer_study(loaded: SequenceModel, primer: Score, velocities: Sequence[int] = (50, 70, 90, 110),
+                 tempos: Sequence[float] = (60.0, 90.0, 120.0, 180.0), samples: int = 8,
+                 seconds: float = 20.0, temperature: float = 1.0, seed: int = 0) -> PrimerStudy:
+    """Continue the primer played at each velocity (every note at it), with and without dynamics
+    matching (`compose`'s match_dynamics), and at each tempo (its beats at that bpm). A
+    continuation is in key when its estimated key equals the primer's; the tempo rows compare
+    median gaps between onsets of the primer and of the continuations (notes after the primer)."""
+    from gansynth.sequence.compose import compose
+    from gansynth.sequence.sampling import SamplingOptions
+
+    options = SamplingOptions(seconds=seconds, temperature=temperature)
+    key = estimate_key(primer.pitched_notes())
+
+    def continuations(piece: Score, match: bool) -> list[list[Note]]:
+        scores = compose(loaded, options, primer=piece, num=samples, seed=seed, match_dynamics=match)
+        end = piece.end_s - 1e-6
+        return [[n for n in s.notes if n.start_s >= end] for s in scores]
+
+    by_velocity = []
+    for velocity in velocities:
+        piece = _restyled(primer, velocity=velocity)
+        shares = [float(np.mean([estimate_key(c) == key for c in continuations(piece, match)]))
+                  for match in (True, False)]
+        by_velocity.append((int(velocity), shares[0], shares[1]))
+    by_tempo = []
+    for qpm in tempos:
+        piece = _restyled(primer, qpm=qpm)
+        gaps = [median_onset_gap(c) for c in continuations(piece, True)]
+        by_tempo.append((float(qpm), median_onset_gap(piece.pitched_notes()), float(np.nanmedian(gaps))))
+    return PrimerStudy(KEY_NAMES[key] if key >= 0 else "none", samples, by_velocity, by_tempo)

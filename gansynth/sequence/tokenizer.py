@@ -7,10 +7,12 @@ Vocabulary (miditok `MIDILike`, configured by `SequenceTokenizerConfig`):
 - ``Velocity_v``: num_velocities bins; in MIDILike order a Velocity token follows its NoteOn;
 - ``TimeShift_b.f.r``: advance the clock by b beats + f/r beat, 1 step .. max_shift_seconds.
 
-Time is absolute: a `gansynth.score.Score` holds seconds (tempo map applied when it was read),
-and the tokenizer places them on a fixed clock of 120 bpm (one beat = 0.5 s,
-`steps_per_second / 2` ticks per beat), so tempo changes in the source become timing in the
-tokens (as in Performance RNN). All non-drum tracks are merged into one stream. Decoding goes
+Time is counted in beats: a `gansynth.score.Score` holds seconds and its tempo map, and the
+tokenizer places every note on a grid of `steps_per_second / 2` steps per quarter-note beat
+(`Score.beats`). The config's seconds are seconds at the reference tempo of 120 bpm (one beat =
+0.5 s): a TimeShift of 0.5 "s" is one beat at any tempo. `decode(ids, qpm)` plays the beats back
+at `qpm` quarter notes per minute and keeps that tempo in the score, so a primer at 72 bpm is
+continued at 72 bpm and its MIDI file says so. All non-drum tracks are merged into one stream. Decoding goes
 through miditok after dropping specials, ids outside the vocabulary, and NoteOn / Velocity tokens
 that are not a NoteOn-Velocity pair; any id stream decodes to a valid score (unmatched NoteOffs
 are ignored, unreleased notes last `max_note_seconds`, empty streams give a score without notes).
@@ -99,9 +101,9 @@ class EventTokenizer:
 
     def _grid_score(self, score: Score) -> Any:
         """The pitched notes of `score` merged into one track of a symusic score (its stubs are
-        incomplete, hence Any) at 120 bpm with `steps_per_beat` ticks per beat: onsets and
-        durations rounded to the tick grid (durations to at least one tick), velocities clipped
-        to 1..127. Notes are in (onset, pitch) order, ties in score order."""
+        incomplete, hence Any) with `steps_per_beat` ticks per beat: onsets and durations in
+        beats (`Score.beats`) rounded to the tick grid (durations to at least one tick),
+        velocities clipped to 1..127. Notes are in (onset, pitch) order, ties in score order."""
         from symusic import Note as SymNote
         from symusic import Score as SymScore
         from symusic import Tempo, Track
@@ -109,10 +111,10 @@ class EventTokenizer:
         grid: Any = SymScore(self.steps_per_beat)
         grid.tempos.append(Tempo(0, REFERENCE_BPM))
         track: Any = Track(TRACK_NAME, 0, False)
-        ticks_per_second = self.steps_per_beat / SECONDS_PER_BEAT
+        ticks = self.steps_per_beat
         for n in sorted(score.pitched_notes(), key=lambda n: (n.start_s, n.pitch)):
-            track.notes.append(SymNote(int(round(n.start_s * ticks_per_second)),
-                                       max(1, int(round((n.end_s - n.start_s) * ticks_per_second))),
+            start, end = score.beats(n.start_s) * ticks, score.beats(n.end_s) * ticks
+            track.notes.append(SymNote(int(round(start)), max(1, int(round(end - start))),
                                        n.pitch, max(1, min(127, n.velocity))))
         grid.tracks.append(track)
         return grid
@@ -120,16 +122,16 @@ class EventTokenizer:
     def encode(self, score: Score) -> list[int]:
         """Token ids of the pitched notes of `score`, all tracks merged (no BOS / EOS). Drum
         notes and notes outside the pitch range are dropped; times are quantized to
-        1 / steps_per_second s; velocities to num_velocities bins."""
+        1 / steps_per_beat beat; velocities to num_velocities bins."""
         if not score.pitched_notes():
             return []
         tokens = self._miditok.encode(self._grid_score(score))
         return list(tokens[0].ids) if tokens else []
 
-    def decode(self, ids: Sequence[int] | np.ndarray) -> Score:
+    def decode(self, ids: Sequence[int] | np.ndarray, qpm: float = REFERENCE_BPM) -> Score:
         """A `Score` from any ids: one piano track (index 0, program 0, named "Piano"; no track
-        when there are no notes), times in seconds on the tokenizer's grid, velocities in 1..127,
-        path "<tokens>".
+        when there are no notes), the beats played at `qpm` quarter notes per minute (the
+        score's tempo), velocities in 1..127, path "<tokens>".
 
         Specials, ids outside [0, V), a NoteOn not followed by a Velocity and a Velocity not
         after a NoteOn are dropped first; zero-length notes are lengthened to one time step, so
@@ -146,11 +148,12 @@ class EventTokenizer:
                 continue
             clean.append(token)
         decoded: Any = self._miditok.decode([clean])  # a symusic score, `steps_per_beat` tpq
-        seconds_per_tick = SECONDS_PER_BEAT / self.steps_per_beat
+        seconds_per_tick = 60.0 / qpm / self.steps_per_beat
         notes = [Note(int(n.pitch), max(1, min(127, int(n.velocity))), n.time * seconds_per_tick,
                       (n.time + max(1, n.duration)) * seconds_per_tick)
                  for track in decoded.tracks for n in track.notes]
-        return score_from_notes(notes, path="<tokens>", track_names={0: TRACK_NAME})
+        return score_from_notes(notes, path="<tokens>", track_names={0: TRACK_NAME},
+                                tempos=[(0.0, float(qpm))])
 
     def save_params(self, path: str | os.PathLike[str]) -> None:
         """Write miditok's own JSON description of the tokenizer (for use outside gansynth)."""

@@ -67,16 +67,18 @@ class FitOutcome:
 
 def fit_sequence_module(module: Any, data: Any, out: Path, train: SequenceTrainConfig,
                         resume: str | os.PathLike[str] | None, progress: bool,
-                        callbacks: Sequence[Any] = ()) -> FitOutcome:
-    """Fit a sequence LightningModule into `out` (checkpoints/best.ckpt by the lowest val_loss,
-    checkpoints/last.ckpt, CSV logs under logs/), resuming from `resume` when given; the
-    network is then loaded with the best checkpoint's weights (`module.model`, on the CPU)."""
+                        callbacks: Sequence[Any] = (), monitor: str = "val_loss",
+                        mode: str = "min") -> FitOutcome:
+    """Fit a sequence LightningModule into `out` (checkpoints/best.ckpt by `monitor`, lowest or
+    highest by `mode`, checkpoints/last.ckpt, CSV logs under logs/), resuming from `resume`
+    when given; the network is then loaded with the best checkpoint's weights (`module.model`,
+    on the CPU)."""
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
-    checkpoints = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val_loss",
-                                  mode="min", save_top_k=1, save_last=True)
+    checkpoints = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor=monitor,
+                                  mode=mode, save_top_k=1, save_last=True)
     trainer = L.Trainer(
         accelerator="auto", devices=1, max_epochs=train.max_epochs,
         max_time=timedelta(minutes=train.max_minutes) if train.max_minutes else None,

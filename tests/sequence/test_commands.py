@@ -197,3 +197,41 @@ def test_compose_render_bad_output_writes_nothing(tiny_model_file: Path, tmp_pat
                  "--render", str(tmp_path / "x.mp3")]) == 2
     _assert_one_line_error(capsys, "must end in .wav or .flac")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_primer_keeps_its_tempo_and_dynamics(tiny_model_file: Path, example_midi: list[Path]) -> None:
+    """A primer's beats are what the model reads: at 72 bpm the continuation is the same music as
+    at 120 bpm, played at 72 bpm; a soft primer is shown to the model at the model's own level,
+    so it continues like a primer at that level, and the output is scaled back to the primer's."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from gansynth.score import Score as Piece
+    from gansynth.score import score_from_notes
+    from gansynth.sequence.compose import compose, model_velocity
+    from gansynth.sequence.sampling import SamplingOptions
+
+    loaded = load_sequence_model(tiny_model_file)
+    notes = score_from_midi(example_midi[0]).pitched_notes()[:24]
+    level = model_velocity(loaded)
+
+    def primer(velocity: int, qpm: float) -> Piece:
+        return score_from_notes([replace(n, velocity=velocity, start_s=n.start_s * 120 / qpm,
+                                         end_s=n.end_s * 120 / qpm) for n in notes],
+                                tempos=[(0.0, qpm)])
+
+    options = SamplingOptions(seconds=4.0)
+    fast = compose(loaded, options, primer=primer(level, 120.0), seed=3)[0]
+    slow = compose(loaded, options, primer=primer(level, 72.0), seed=3)[0]
+    assert slow.qpm == 72.0 and fast.qpm == 120.0
+    # 4 s at 72 bpm are fewer beats than 4 s at 120 bpm: the slow piece is the start of the fast one
+    count = len(slow.notes)
+    assert len(primer(level, 72.0).notes) < count < len(fast.notes)
+    assert [n.pitch for n in slow.notes] == [n.pitch for n in fast.notes[:count]]
+    assert np.allclose([n.start_s for n in slow.notes], [n.start_s * 120 / 72 for n in fast.notes[:count]])
+    assert 3.0 < max(n.start_s for n in slow.notes) - primer(level, 72.0).end_s <= 4.0
+
+    soft = compose(loaded, options, primer=primer(40, 120.0), seed=3)[0]
+    assert [(n.pitch, n.start_s) for n in soft.notes] == [(n.pitch, n.start_s) for n in fast.notes]
+    assert np.median([n.velocity for n in soft.notes]) < np.median([n.velocity for n in fast.notes]) * 0.7

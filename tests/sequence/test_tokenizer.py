@@ -71,8 +71,9 @@ def test_round_trip_on_real_midi_preserves_notes(tokenizer: EventTokenizer,
         assert checked > 0.9 * len(want)
 
 
-def test_round_trip_maps_tempo_to_absolute_time(tokenizer: EventTokenizer, tmp_path: Path) -> None:
-    """A score at 60 bpm: tokens hold seconds, so decoded onsets match in seconds."""
+def test_round_trip_at_the_files_tempo(tokenizer: EventTokenizer, tmp_path: Path) -> None:
+    """A MIDI file at 60 bpm: tokens hold beats, and decoded at the file's tempo the onsets
+    match in seconds."""
     score = SymScore(480)
     score.tempos.append(Tempo(0, 60.0))
     track = Track("x", 0, False)
@@ -80,7 +81,9 @@ def test_round_trip_maps_tempo_to_absolute_time(tokenizer: EventTokenizer, tmp_p
         track.notes.append(SymNote(i * 480, 240, pitch, 100))  # one note per second, 0.5 s long
     score.tracks.append(track)
     score.dump_midi(str(tmp_path / "slow.mid"))
-    decoded = tokenizer.decode(tokenizer.encode(score_from_midi(tmp_path / "slow.mid")))
+    slow = score_from_midi(tmp_path / "slow.mid")
+    assert slow.qpm == 60.0
+    decoded = tokenizer.decode(tokenizer.encode(slow), qpm=slow.qpm)
     np.testing.assert_allclose([n.start_s for n in decoded.notes], [0.0, 1.0, 2.0], atol=1e-6)
     np.testing.assert_allclose([n.duration_s for n in decoded.notes], [0.5, 0.5, 0.5], atol=1e-6)
 
@@ -148,3 +151,16 @@ def test_note_on_needs_its_velocity(tokenizer: EventTokenizer) -> None:
     notes = tokenizer.decode(paired).notes
     assert [(n.pitch, n.velocity) for n in notes] == [(62, 87)]
     assert notes[0].duration_s == pytest.approx(0.5)
+
+
+def test_time_is_counted_in_beats_and_decoded_at_a_tempo(tokenizer: EventTokenizer) -> None:
+    beats = [(0.0, 1.0, 60), (1.0, 1.5, 64), (1.5, 3.0, 67)]
+    at_120 = score_from_notes([Note(p, 80, s * 0.5, e * 0.5) for s, e, p in beats])
+    at_72 = score_from_notes([Note(p, 80, s * 60 / 72, e * 60 / 72) for s, e, p in beats],
+                             tempos=[(0.0, 72.0)])
+    ids = tokenizer.encode(at_120)
+    assert tokenizer.encode(at_72) == ids  # the same beats, whatever the tempo
+    back = tokenizer.decode(ids, qpm=72.0)
+    assert back.qpm == 72.0
+    assert [(n.pitch, round(n.start_s, 6), round(n.end_s, 6)) for n in back.notes] == \
+        [(n.pitch, round(n.start_s, 6), round(n.end_s, 6)) for n in at_72.notes]
