@@ -79,7 +79,8 @@ def augment_score(score: Score, rng: np.random.Generator, transpose: tuple[int, 
     """A randomly transposed and time-stretched copy of the pitched notes of `score` (drums
     dropped): every pitch moves by one whole number of semitones drawn from `transpose` (kept
     inside pitch_range when possible), every start and end time is multiplied by one factor
-    drawn from `tempo_stretch`."""
+    drawn from `tempo_stretch`. The tempo map is kept, so onsets and durations in beats scale by
+    the same factor (as they did on the old absolute clock for a 120 bpm corpus)."""
     notes = score.pitched_notes()
     if not notes:
         return score_from_notes((), path=score.path)
@@ -91,7 +92,7 @@ def augment_score(score: Score, rng: np.random.Generator, transpose: tuple[int, 
     moved = [replace(n, pitch=n.pitch + shift, start_s=n.start_s * stretch, end_s=n.end_s * stretch)
              for n in notes]
     names = {t.index: t.name for t in score.tracks}
-    return score_from_notes(moved, path=score.path, track_names=names)
+    return score_from_notes(moved, path=score.path, track_names=names, tempos=score.tempos)
 
 
 @dataclass
