@@ -253,9 +253,12 @@ class PrimerStudy:
     samples: int
     by_velocity: list[tuple[int, float, float]]
     by_tempo: list[tuple[float, float, float]]
+    random_in_key: float = math.nan
 
     def format(self) -> str:
         lines = [f"primer key (Krumhansl-Schmuckler): {self.key}; {self.samples} continuations per row",
+                 f"baselines: random notes of the primer's scale, in key {self.random_in_key:.3f}; "
+                 "the primer repeated, in key 1.000 and gap ratio 1.00 by construction",
                  "", f"{'primer velocity':<18} {'in key (matched)':>18} {'in key (as is)':>16}"]
         lines += [f"{v:<18} {a:>18.3f} {b:>16.3f}" for v, a, b in self.by_velocity]
         lines += ["", f"{'primer tempo (bpm)':<20} {'primer gap (s)':>15} {'continuation gap (s)':>21} {'ratio':>7}"]
@@ -292,4 +295,31 @@ def primer_study(loaded: SequenceModel, primer: Score, velocities: Sequence[int]
         piece = _restyled(primer, qpm=qpm)
         gaps = [median_onset_gap(c) for c in continuations(piece, True)]
         by_tempo.append((float(qpm), median_onset_gap(piece.pitched_notes()), float(np.nanmedian(gaps))))
-    return PrimerStudy(KEY_NAMES[key] if key >= 0 else "none", samples, by_velocity, by_tempo)
+    return PrimerStudy(KEY_NAMES[key] if key >= 0 else "none", samples, by_velocity, by_tempo,
+                       random_in_key=random_scale_in_key(primer, key, samples, seconds, seed))
+
+
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)  # natural minor
+
+
+def random_scale_in_key(primer: Score, key: int, samples: int, seconds: float, seed: int) -> float:
+    """The baseline of `primer_study`: the share of `samples` pieces of random notes, drawn
+    uniformly from the primer's scale (the estimated key's major or natural minor scale) within
+    the primer's pitch range, one at a time at the primer's median onset gap for `seconds`,
+    whose estimated key is the primer's."""
+    if key < 0:
+        return math.nan
+    pitches = [n.pitch for n in primer.pitched_notes()]
+    scale = MAJOR_SCALE if key < 12 else MINOR_SCALE
+    allowed = [p for p in range(min(pitches), max(pitches) + 1) if (p - key % 12) % 12 in scale]
+    gap = median_onset_gap(primer.pitched_notes())
+    gap = gap if math.isfinite(gap) and gap > 0 else 0.5
+    count = max(1, int(seconds / gap))
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(samples):
+        chosen = rng.choice(allowed, count)
+        notes = [Note(int(p), 90, i * gap, (i + 1) * gap) for i, p in enumerate(chosen)]
+        hits += estimate_key(notes) == key
+    return hits / samples

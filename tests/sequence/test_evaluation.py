@@ -58,3 +58,22 @@ def test_score_stats() -> None:
     assert other.notes == 1 and other.density == 1.0
     assert pitch_class_distance(stats, other) == 1.0
     assert pitch_class_distance(stats, stats) == 0.0
+
+
+def test_key_estimate_and_the_random_scale_baseline() -> None:
+    import math
+
+    from gansynth.score import Note, score_from_notes
+    from gansynth.sequence.evaluation import KEY_NAMES, estimate_key, random_scale_in_key
+
+    c_major = [Note(p, 90, i * 0.5, (i + 1) * 0.5) for i, p in enumerate([60, 64, 67, 72, 67, 64, 60, 62,
+                                                                            65, 69, 71, 67, 60])]
+    key = estimate_key(c_major)
+    assert KEY_NAMES[key] == "C major"
+    g_major = [Note(n.pitch + 7, n.velocity, n.start_s, n.end_s) for n in c_major]
+    assert KEY_NAMES[estimate_key(g_major)] == "G major"
+    assert estimate_key([]) == -1
+    share = random_scale_in_key(score_from_notes(c_major), key, 16, 10.0, seed=0)
+    assert 0.0 <= share <= 1.0
+    assert share == random_scale_in_key(score_from_notes(c_major), key, 16, 10.0, seed=0)
+    assert math.isnan(random_scale_in_key(score_from_notes(c_major), -1, 16, 10.0, seed=0))
