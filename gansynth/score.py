@@ -11,6 +11,7 @@ again on that track, whichever is first.
 from __future__ import annotations
 
 import bisect
+import functools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -69,10 +70,12 @@ class Score:
     @property
     def qpm(self) -> float:
         """The tempo at the start (quarter notes per minute)."""
-        return self._tempo_map()[0][1]
+        return self._tempo_map[0][1]
 
+    @functools.cached_property
     def _tempo_map(self) -> list[tuple[float, float, float]]:
-        """(start seconds, qpm, start beats) of every tempo segment; the first starts at 0."""
+        """(start seconds, qpm, start beats) of every tempo segment; the first starts at 0
+        (computed once per score)."""
         tempos = [t for t in self.tempos if t[1] > 0] or [(0.0, DEFAULT_QPM)]
         out = [(0.0, tempos[0][1], 0.0)]
         for start, qpm in tempos[1:]:
@@ -85,14 +88,14 @@ class Score:
 
     def beats(self, seconds: float) -> float:
         """Quarter-note beats from the start at time `seconds`, through the tempo map."""
-        segments = self._tempo_map()
+        segments = self._tempo_map
         i = max(0, bisect.bisect_right([s[0] for s in segments], seconds) - 1)
         start, qpm, beat = segments[i]
         return beat + (seconds - start) * qpm / 60.0
 
     def seconds(self, beats: float) -> float:
         """Time in seconds of the beat position `beats`, through the tempo map."""
-        segments = self._tempo_map()
+        segments = self._tempo_map
         i = max(0, bisect.bisect_right([s[2] for s in segments], beats) - 1)
         start, qpm, beat = segments[i]
         return start + (beats - beat) * 60.0 / qpm
