@@ -53,6 +53,18 @@ def piano_roll(ax: Axes, score: Score, title: str, split: float | None = None) -
     ax.grid(alpha=0.3)
 
 
+def epoch_series(run: str, key: str) -> tuple[list[int], list[float]]:
+    """(epoch from 1, value) of every logged `key` in a run's CSV logs (all versions, in order)."""
+    epochs, values = [], []
+    for log in sorted(Path(run).glob("logs/version_*/metrics.csv")):
+        with log.open() as f:
+            for row in csv.DictReader(f):
+                if row.get(key):
+                    epochs.append(int(row["epoch"]) + 1)
+                    values.append(float(row[key]))
+    return epochs, values
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(DEFAULT_MODEL))
@@ -99,14 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {out_dir / 'sequence_pianoroll.png'}")
 
     if args.run:
-        logs = sorted(Path(args.run).glob("logs/version_*/metrics.csv"))
-        epochs, ppl = [], []
-        for log in logs:
-            with log.open() as f:
-                for row in csv.DictReader(f):
-                    if row.get("val_ppl"):
-                        epochs.append(int(row["epoch"]) + 1)
-                        ppl.append(float(row["val_ppl"]))
+        epochs, ppl = epoch_series(args.run, "val_ppl")
         fig, ax = plt.subplots(figsize=(7, 3.5))
         ax.plot(epochs, ppl, "o-", label="LSTM (validation windows)")
         for key, style in (("unigram_perplexity", ":"), ("bigram_perplexity", "--")):
@@ -154,13 +159,7 @@ def autoencoder_figures(path: str, pieces: list[str], run: str | None, out_dir: 
     print(f"wrote {out_dir / 'autoencoder_pianoroll.png'}")
     if not run:
         return
-    epochs, f1 = [], []
-    for log in sorted(Path(run).glob("logs/version_*/metrics.csv")):
-        with log.open() as f:
-            for row in csv.DictReader(f):
-                if row.get("val_f1"):
-                    epochs.append(int(row["epoch"]) + 1)
-                    f1.append(float(row["val_f1"]))
+    epochs, f1 = epoch_series(run, "val_f1")
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.plot(epochs, f1, "o-", ms=3, label="held-out reconstruction note F1 (128 segments)")
     ax.axhline(0.8, ls="--", color="gray", label="target 0.8")

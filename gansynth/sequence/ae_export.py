@@ -22,10 +22,11 @@ from pathlib import Path
 
 import torch
 
-from gansynth.config import AutoencoderExperimentConfig, config_from_dict, config_to_dict
-from gansynth.errors import BadInputError, ConfigError
+from gansynth.config import AutoencoderExperimentConfig, config_to_dict
+from gansynth.errors import BadInputError
 from gansynth.model_file import read_model_file, strict_load, write_model_file
 from gansynth.sequence.autoencoder import SequenceAutoencoder
+from gansynth.sequence.export import plain_state, read_config_and_metrics
 
 FORMAT = "gansynth-autoencoder"
 FORMAT_VERSION = 1
@@ -55,7 +56,7 @@ def export_autoencoder(path: str | os.PathLike[str], model: SequenceAutoencoder,
     """Write the inference file (atomically): weights as contiguous CPU tensors + config."""
     write_model_file(path, FORMAT, FORMAT_VERSION, {
         "config": config_to_dict(config),
-        "state_dict": {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()},
+        "state_dict": plain_state(model),
         "latent_mean": latent_mean.detach().cpu().float().contiguous().clone(),
         "latent_std": latent_std.detach().cpu().float().contiguous().clone(),
         "metrics": {k: float(v) for k, v in (metrics or {}).items()},
@@ -68,13 +69,7 @@ def load_autoencoder(path: str | os.PathLike[str],
     p = Path(path)
     payload = read_model_file(p, FORMAT, FORMAT_VERSION, KEYS, WHAT,
                               hint="; export one with `gansynth train-autoencoder`")
-    try:
-        config = config_from_dict(AutoencoderExperimentConfig, payload["config"])
-    except ConfigError as err:
-        raise BadInputError(f"{p}: invalid config in {WHAT}: {err}") from err
-    metrics = payload["metrics"]
-    if not isinstance(metrics, dict) or not all(isinstance(v, float) for v in metrics.values()):
-        raise BadInputError(f"{p}: metrics in {WHAT} are not a mapping of numbers")
+    config, metrics = read_config_and_metrics(p, payload, AutoencoderExperimentConfig, WHAT)
     stats = [payload["latent_mean"], payload["latent_std"]]
     if not all(isinstance(s, torch.Tensor) and s.shape == (config.model.latent_dim,)
                and bool(torch.isfinite(s).all()) for s in stats) or not bool((stats[1] > 0).all()):
@@ -83,4 +78,4 @@ def load_autoencoder(path: str | os.PathLike[str],
     model = build_autoencoder(config)
     strict_load(model, payload["state_dict"], p, "weights")
     model.to(map_location).eval()
-    return AutoencoderModel(model, config, stats[0].float(), stats[1].float(), dict(metrics))
+    return AutoencoderModel(model, config, stats[0].float(), stats[1].float(), metrics)

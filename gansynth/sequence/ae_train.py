@@ -118,19 +118,19 @@ class SegmentSet(Dataset[torch.Tensor]):
 
     def __init__(self, tokens: np.ndarray, pitches: int, transpose_range: tuple[int, int] = (0, 0),
                  seed: int = 0, count: int = 0) -> None:
-        self.rolls = tokens
+        self.tokens = tokens
         self.pitches = pitches
         self.transpose_range = transpose_range
         self.rng = np.random.default_rng(seed)
         self.count = count
 
     def __len__(self) -> int:
-        return self.count or len(self.rolls)
+        return self.count or len(self.tokens)
 
     def __getitem__(self, index: int) -> torch.Tensor:
         if self.count:
-            index = int(self.rng.integers(0, len(self.rolls)))
-        segment = self.rolls[index].astype(np.int64)
+            index = int(self.rng.integers(0, len(self.tokens)))
+        segment = self.tokens[index].astype(np.int64)
         low, high = self.transpose_range
         if (low, high) != (0, 0):
             segment = transpose_voices(segment, int(self.rng.integers(low, high + 1)), self.pitches)

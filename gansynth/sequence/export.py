@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 
@@ -25,6 +26,8 @@ from gansynth.errors import BadInputError, ConfigError
 from gansynth.model_file import read_model_file, strict_load, write_model_file
 from gansynth.sequence.model import LstmLanguageModel
 from gansynth.sequence.tokenizer import EventTokenizer
+
+T = TypeVar("T")
 
 FORMAT = "gansynth-lstm"
 FORMAT_VERSION = 2
@@ -42,6 +45,25 @@ class SequenceModel:
     metrics: dict[str, float]
 
 
+def plain_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A module's weights as contiguous CPU tensors, ready for `write_model_file`."""
+    return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+
+
+def read_config_and_metrics(path: Path, payload: dict[str, Any], cls: type[T], what: str
+                            ) -> tuple[T, dict[str, float]]:
+    """The config (a `cls`) and the metrics of a model file's payload; either one malformed is
+    a BadInputError naming `path` and `what` the file is."""
+    try:
+        config = config_from_dict(cls, payload["config"])
+    except ConfigError as err:
+        raise BadInputError(f"{path}: invalid config in {what}: {err}") from err
+    metrics = payload["metrics"]
+    if not isinstance(metrics, dict) or not all(isinstance(v, float) for v in metrics.values()):
+        raise BadInputError(f"{path}: metrics in {what} are not a mapping of numbers")
+    return config, dict(metrics)
+
+
 def export_sequence_model(path: str | os.PathLike[str], model: LstmLanguageModel,
                           tokenizer: EventTokenizer, config: SequenceExperimentConfig,
                           metrics: dict[str, float] | None = None) -> None:
@@ -49,7 +71,7 @@ def export_sequence_model(path: str | os.PathLike[str], model: LstmLanguageModel
     write_model_file(path, FORMAT, FORMAT_VERSION, {
         "config": config_to_dict(config),
         "vocab": list(tokenizer.vocab),
-        "state_dict": {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()},
+        "state_dict": plain_state(model),
         "metrics": {k: float(v) for k, v in (metrics or {}).items()},
     })
 
@@ -60,18 +82,12 @@ def load_sequence_model(path: str | os.PathLike[str],
     p = Path(path)
     payload = read_model_file(p, FORMAT, FORMAT_VERSION, KEYS, WHAT,
                               hint="; export one with `gansynth train-sequence`")
-    try:
-        config = config_from_dict(SequenceExperimentConfig, payload["config"])
-    except ConfigError as err:
-        raise BadInputError(f"{p}: invalid config in {WHAT}: {err}") from err
+    config, metrics = read_config_and_metrics(p, payload, SequenceExperimentConfig, WHAT)
     tokenizer = EventTokenizer(config.tokenizer)
     if payload["vocab"] != tokenizer.vocab:
         raise BadInputError(f"{p}: the file's vocabulary differs from the tokenizer its config "
                             "describes (different miditok version?)")
-    metrics = payload["metrics"]
-    if not isinstance(metrics, dict) or not all(isinstance(v, float) for v in metrics.values()):
-        raise BadInputError(f"{p}: metrics in {WHAT} are not a mapping of numbers")
     model = LstmLanguageModel.from_config(len(tokenizer), config.model)
     strict_load(model, payload["state_dict"], p, "weights")
     model.to(map_location).eval()
-    return SequenceModel(model, tokenizer, config, dict(metrics))
+    return SequenceModel(model, tokenizer, config, metrics)

@@ -159,13 +159,19 @@ def roll_from_voices(tokens: np.ndarray, pitches: int) -> np.ndarray:
     return out
 
 
+def _kept_shift(semitones: int, lowest: int, highest: int, pitches: int) -> int:
+    """`semitones` reduced to the largest shift that keeps pitch indices lowest..highest inside
+    0..pitches-1 (0 if none does)."""
+    return int(np.clip(semitones, -lowest, pitches - 1 - highest))
+
+
 def transpose_voices(tokens: np.ndarray, semitones: int, pitches: int) -> np.ndarray:
     """Voice tokens moved by `semitones`, reduced like `transpose` so that every note stays in
     0..pitches-1."""
     onsets = tokens[tokens >= 2] - 2
     if len(onsets) == 0 or semitones == 0:
         return tokens
-    semitones = int(np.clip(semitones, -int(onsets.min()), pitches - 1 - int(onsets.max())))
+    semitones = _kept_shift(semitones, int(onsets.min()), int(onsets.max()), pitches)
     return np.where(tokens >= 2, tokens + semitones, tokens)
 
 
@@ -175,7 +181,7 @@ def transpose(segment: np.ndarray, semitones: int) -> np.ndarray:
     used = np.nonzero(segment[:, HOLD].any(axis=0))[0]
     if len(used) == 0 or semitones == 0:
         return segment
-    semitones = int(np.clip(semitones, -int(used[0]), segment.shape[2] - 1 - int(used[-1])))
+    semitones = _kept_shift(semitones, int(used[0]), int(used[-1]), segment.shape[2])
     return np.roll(segment, semitones, axis=2) if semitones else segment
 
 
