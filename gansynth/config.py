@@ -22,6 +22,9 @@ from gansynth.config_io import (  # noqa: F401  (re-exported)
     save_config,
 )
 from gansynth.config_sequence import (  # noqa: F401  (re-exported)
+    AccompanimentConfig,
+    AccompanimentDataConfig,
+    AccompanimentExperimentConfig,
     AutoencoderConfig,
     AutoencoderDataConfig,
     AutoencoderExperimentConfig,

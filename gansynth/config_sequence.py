@@ -12,6 +12,15 @@ from dataclasses import dataclass
 from gansynth.errors import ConfigError
 
 
+def _check_network(config: object, sizes: tuple[str, ...], dropout: float) -> None:
+    """ConfigError unless every field of `config` in `sizes` is >= 1 and dropout is in [0, 1)."""
+    for name in sizes:
+        if getattr(config, name) < 1:
+            raise ConfigError(f"model.{name} must be >= 1, got {getattr(config, name)}")
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"model.dropout must be in [0, 1), got {dropout}")
+
+
 @dataclass(frozen=True)
 class SequenceTokenizerConfig:
     """Performance-RNN style event vocabulary (miditok MIDILike) on a beat clock.
@@ -60,11 +69,7 @@ class LstmConfig:
     dropout: float = 0.2
 
     def __post_init__(self) -> None:
-        for name in ("embedding_dim", "hidden_size", "num_layers"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        _check_network(self, ("embedding_dim", "hidden_size", "num_layers"), self.dropout)
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,9 @@ class SequenceDataConfig:
     transpose: inclusive semitone range of the random transposition of augmented copies.
     tempo_stretch: range of the random time-stretch factor of augmented copies.
     augment_copies: augmented copies of each training file besides the original.
+    velocity_scale: range of the random factor on all velocities of an augmented copy;
+    velocity_jitter: each note's velocity in a copy also moves by up to this much (both off by
+    default: (1, 1) and 0).
     window: tokens per training example (truncated back-propagation length).
     max_files: use at most this many files (0: all), for quick runs.
     """
@@ -86,6 +94,8 @@ class SequenceDataConfig:
     transpose: tuple[int, int] = (-5, 6)
     tempo_stretch: tuple[float, float] = (0.9, 1.1)
     augment_copies: int = 3
+    velocity_scale: tuple[float, float] = (1.0, 1.0)
+    velocity_jitter: int = 0
     window: int = 256
     max_files: int = 0
 
@@ -97,6 +107,9 @@ class SequenceDataConfig:
         if not 0 < self.tempo_stretch[0] <= self.tempo_stretch[1]:
             raise ConfigError(f"data.tempo_stretch {list(self.tempo_stretch)} must be [low, high] "
                               "with 0 < low <= high")
+        if not 0 < self.velocity_scale[0] <= self.velocity_scale[1] or not 0 <= self.velocity_jitter <= 63:
+            raise ConfigError(f"data.velocity_scale {list(self.velocity_scale)} must be [low, high] with "
+                              f"0 < low <= high, data.velocity_jitter in 0..63 (got {self.velocity_jitter})")
         if self.augment_copies < 0 or self.window < 2 or self.max_files < 0:
             raise ConfigError("data.augment_copies and data.max_files must be >= 0 and data.window >= 2")
 
@@ -212,11 +225,8 @@ class AutoencoderConfig:
     input_dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("embedding_dim", "encoder_hidden", "latent_dim", "decoder_hidden", "decoder_layers"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        _check_network(self, ("embedding_dim", "encoder_hidden", "latent_dim", "decoder_hidden",
+                              "decoder_layers"), self.dropout)
         if not 0.0 <= self.input_dropout < 1.0:
             raise ConfigError(f"model.input_dropout must be in [0, 1), got {self.input_dropout}")
         if self.kl_weight < 0 or self.free_bits < 0:
@@ -257,4 +267,62 @@ class AutoencoderExperimentConfig:
     roll: RollConfig = dataclasses.field(default_factory=RollConfig)
     model: AutoencoderConfig = dataclasses.field(default_factory=AutoencoderConfig)
     data: AutoencoderDataConfig = dataclasses.field(default_factory=AutoencoderDataConfig)
+    train: SequenceTrainConfig = dataclasses.field(default_factory=SequenceTrainConfig)
+
+
+@dataclass(frozen=True)
+class AccompanimentConfig:
+    """The accompaniment network (gansynth.sequence.accompaniment): a melody encoder and an
+    autoregressive decoder of the accompanying voices, conditioned on style and instruments.
+
+    embedding_dim: size of a token / style / instrument-family embedding; encoder_hidden: units
+    per direction of the bidirectional LSTM over the melody; decoder_hidden: the decoder LSTM
+    (one layer) whose step input is the melody's encoding, the previous step's accompaniment and
+    the position in the bar; dropout: on the decoder's outputs in training.
+    """
+
+    embedding_dim: int = 64
+    encoder_hidden: int = 128
+    decoder_hidden: int = 256
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        _check_network(self, ("embedding_dim", "encoder_hidden", "decoder_hidden"), self.dropout)
+
+
+@dataclass(frozen=True)
+class AccompanimentDataConfig:
+    """Multi-part MIDI corpus of the accompaniment model: each top-level folder of `midi_dir`
+    whose name is in `styles` is one style (the folder names of `gansynth corpus
+    build-music21`); the top part of a piece is its melody. File-level split, segment hop and
+    transposition as for the auto-encoder."""
+
+    midi_dir: str = "data/corpus/music21"
+    styles: tuple[str, ...] = ("bach", "palestrina", "monteverdi", "quartets")
+    valid_fraction: float = 0.1
+    split_seed: int = 0
+    hop_beats: int = 4
+    transpose: tuple[int, int] = (-6, 5)
+    max_files: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.styles or len(set(self.styles)) != len(self.styles):
+            raise ConfigError(f"data.styles must name at least one folder, each once, got {list(self.styles)}")
+        if not 0.0 < self.valid_fraction < 1.0:
+            raise ConfigError(f"data.valid_fraction must be in (0, 1), got {self.valid_fraction}")
+        if self.hop_beats < 1 or self.max_files < 0:
+            raise ConfigError("data.hop_beats must be >= 1 and data.max_files >= 0")
+        if self.transpose[0] > self.transpose[1]:
+            raise ConfigError(f"data.transpose {list(self.transpose)} must be [low, high] with low <= high")
+
+
+@dataclass(frozen=True)
+class AccompanimentExperimentConfig:
+    """Everything `gansynth train-accompaniment` needs; saved with every run and exported model.
+    `roll.voices` is the number of accompanying voices; `train.windows_per_epoch` counts
+    segments (0: every training segment once)."""
+
+    roll: RollConfig = dataclasses.field(default_factory=lambda: RollConfig(voices=3))
+    model: AccompanimentConfig = dataclasses.field(default_factory=AccompanimentConfig)
+    data: AccompanimentDataConfig = dataclasses.field(default_factory=AccompanimentDataConfig)
     train: SequenceTrainConfig = dataclasses.field(default_factory=SequenceTrainConfig)

@@ -4,7 +4,11 @@ How a score is rendered (see docs/usage.md for the user-facing version):
 1. Drum tracks are skipped with a warning; pitched notes outside the model's pitch range are moved
    by whole octaves into it (or dropped with `drop_out_of_range`); both are counted in the report.
 2. Each track gets one timbre latent: an explicit seed/latent from `timbres`, else the seed
-   `seed + track index` (`timbre_by="track"`) or `seed + program` (`timbre_by="program"`).
+   `seed + track index` (`timbre_by="track"`), `seed + program` (`timbre_by="program"`), or
+   (`timbre_by="family"`) the seed among seed .. seed + family_search - 1 whose notes the note
+   classifier rates most likely of the NSynth family of the track's GM program, probed at a few
+   pitches of the track's range (gansynth.timbre_family; a program without a pitched family
+   keeps `seed + track index`).
    With `drift_s` the timbre moves by slerp from waypoint k to k+1 every `drift_s` seconds
    (magenta's `secs_per_instrument`), quantized to `drift_steps` positions per segment so that
    notes can share generated audio.
@@ -41,10 +45,11 @@ from gansynth.synth import (
     slerp,
 )
 from gansynth.synth import peak_dbfs as level_dbfs
+from gansynth.timbre_family import DEFAULT_SEARCH, check_search
 
 log = logging.getLogger("gansynth.render")
 
-TIMBRE_MODES = ("track", "program")
+TIMBRE_MODES = ("track", "program", "family")
 MIN_PEAK_DBFS = -120.0
 MIN_DRIFT_S = 0.5  # a timbre waypoint every half second at the fastest
 
@@ -153,18 +158,45 @@ class _TrackTimbre:
 
 
 def _track_timbres(synth: Synthesizer, tracks: Sequence[TrackInfo], seed: int, timbre_by: str,
-                   timbres: Mapping[int, Latent]) -> dict[int, _TrackTimbre]:
+                   timbres: Mapping[int, Latent],
+                   chosen: Mapping[int, tuple[int, str]]) -> dict[int, _TrackTimbre]:
+    """chosen: track index -> (seed, label) of the family search, for tracks without a timbre."""
     out: dict[int, _TrackTimbre] = {}
     for track in tracks:
-        default_seed = seed + (track.index if timbre_by == "track" else track.program)
+        default_seed = seed + (track.program if timbre_by == "program" else track.index)
         given = timbres.get(track.index)
         if isinstance(given, torch.Tensor):
             z = synth.latent(given)
             out[track.index] = _TrackTimbre("latent", ("z", latent_key(z)), default_seed, z)
+        elif given is None and track.index in chosen:
+            s, label = chosen[track.index]
+            out[track.index] = _TrackTimbre(label, ("seed", s), s, synth.latent(s))
         else:
             s = default_seed if given is None else int(given)
             out[track.index] = _TrackTimbre(f"seed {s}", ("seed", s), s, synth.latent(s))
     return out
+
+
+def _family_seeds(synth: Synthesizer, sc: Score, notes: Sequence[tuple[Note, int]], seed: int,
+                  search: int, timbres: Mapping[int, Latent]) -> dict[int, tuple[int, str]]:
+    """track index -> (seed, label) of `gansynth.timbre_family.family_timbres` for the tracks
+    with rendered notes and no explicit timbre."""
+    import time
+
+    from gansynth.timbre_family import FamilySearch, family_timbres
+
+    pitches: dict[int, list[int]] = {}
+    for n, pitch in notes:
+        if n.track not in timbres:
+            pitches.setdefault(n.track, []).append(pitch)
+    if not pitches:
+        return {}
+    started = time.perf_counter()
+    finder = FamilySearch(synth, seed=seed, search=search)
+    chosen = family_timbres(finder, sc.tracks, pitches)
+    log.info("%s: family search over %d seeds: %d probe notes for %d tracks in %.1f s", sc.path,
+             search, finder.probe_notes, len(chosen), time.perf_counter() - started)
+    return chosen
 
 
 def _as_score(score: str | os.PathLike[str] | Score | Sequence[Note], sustain: bool) -> Score:
@@ -180,18 +212,22 @@ def render_score(synth: Synthesizer, score: str | os.PathLike[str] | Score | Seq
                  timbres: Mapping[int, Latent] | None = None, drift_s: float | None = None,
                  drift_steps: int = 8, drop_out_of_range: bool = False, peak_dbfs: float = -1.0,
                  normalize: bool = True, sample_rate: int | None = None, sustain: bool = True,
-                 progress: bool = True) -> RenderResult:
+                 progress: bool = True, family_search: int = DEFAULT_SEARCH) -> RenderResult:
     """Render a MIDI file, a `Score` or a list of `Note`s to mono audio (see the module doc).
 
-    timbres: track index -> seed or (latent_dim,) latent, overriding the default per-track seed.
+    timbre_by: "track", "program" or "family" (step 2 of the module doc); family_search: candidate
+    seeds of the family search (1..4096; each costs one model note per probe pitch).
+    timbres: track index -> seed or (latent_dim,) latent, overriding the default per-track seed
+    (and the family search).
     sample_rate: output rate (default: the synthesizer's). Returns a `RenderResult` whose audio is
     (samples,) float32 with peak <= `peak_dbfs` dBFS.
     """
     from tqdm import tqdm
 
     if timbre_by not in TIMBRE_MODES:
-        raise BadInputError(f"timbre_by {timbre_by!r} is not one of {TIMBRE_MODES}")
+        raise BadInputError(f"timbre_by {timbre_by!r} is not one of {', '.join(TIMBRE_MODES)}")
     checks.seed(seed)
+    family_search = check_search(family_search)
     if drift_s is not None:
         drift_s = checks.finite(drift_s, "timbre drift (s)", low=MIN_DRIFT_S)
     drift_steps = checks.whole(drift_steps, "drift_steps", 1, 1024)
@@ -237,8 +273,10 @@ def render_score(synth: Synthesizer, score: str | os.PathLike[str] | Score | Seq
             f"{sc.path}: all {dropped} pitched notes are outside the model's pitch range "
             f"{model.pitch_min}..{model.pitch_max}; render without drop_out_of_range")
 
-    # 2. timbres and unique (latent, pitch) pairs
-    track_timbres = _track_timbres(synth, sc.tracks, seed, timbre_by, timbres or {})
+    # 2. timbres (the family search probes the model first) and unique (latent, pitch) pairs
+    chosen = (_family_seeds(synth, sc, notes, seed, family_search, timbres or {})
+              if timbre_by == "family" else {})
+    track_timbres = _track_timbres(synth, sc.tracks, seed, timbre_by, timbres or {}, chosen)
     groups: dict[tuple[Hashable, int], list[int]] = {}
     latent_of: dict[Hashable, torch.Tensor] = {}
     onsets = np.empty(len(notes), dtype=np.int64)

@@ -3,6 +3,9 @@
 demo.mid: about 24 s at 100 bpm, 4 tracks -- piano chords held with the sustain pedal (CC64),
 a bass line, a melody that climbs above the model's pitch range at the end (octave folding),
 and a drum track (skipped by the renderer with a warning).
+
+ode_to_joy.mid: the melody of Beethoven's Ode to Joy (public domain), one flute track in D
+major at 108 bpm, 16 bars: the example input of `gansynth accompany`.
 """
 
 from __future__ import annotations
@@ -69,12 +72,39 @@ def demo_score() -> Score:
     return score
 
 
+ODE_QPM = 108.0
+# Ode to Joy in D major as (pitch, length in quarters); 0 is a rest
+_A = [(66, 1), (66, 1), (67, 1), (69, 1), (69, 1), (67, 1), (66, 1), (64, 1),
+      (62, 1), (62, 1), (64, 1), (66, 1)]
+ODE = (_A + [(66, 1.5), (64, 0.5), (64, 2)] + _A + [(64, 1.5), (62, 0.5), (62, 2)]
+       + [(64, 1), (64, 1), (66, 1), (62, 1), (64, 1), (66, 0.5), (67, 0.5), (66, 1), (62, 1),
+          (64, 1), (66, 0.5), (67, 0.5), (66, 1), (64, 1), (62, 1), (64, 1), (57, 2)]
+       + _A + [(64, 1.5), (62, 0.5), (62, 2)])
+
+
+def ode_to_joy_score() -> Score:
+    score = Score(TPQ)
+    score.tempos.append(Tempo(0, qpm=ODE_QPM))
+    score.time_signatures.append(TimeSignature(0, 4, 4))
+    melody = Track(name="melody", program=73, is_drum=False)
+    t = 0
+    for i, (pitch, length) in enumerate(ODE):
+        ticks = int(length * TPQ)
+        if pitch:
+            accent = 92 if (t // TPQ) % 4 == 0 else 80
+            melody.notes.append(Note(t, ticks - 20, pitch, accent if i else 88))
+        t += ticks
+    score.tracks.append(melody)
+    return score
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / "demo.mid"
-    with atomic_path(path) as tmp:
-        demo_score().dump_midi(str(tmp))
-    print(f"wrote {path}")
+    for name, make in (("demo.mid", demo_score), ("ode_to_joy.mid", ode_to_joy_score)):
+        path = OUT / name
+        with atomic_path(path) as tmp:
+            make().dump_midi(str(tmp))
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ of the two example chorales, 20 s each, seed 0) and, with --run, sequence_traini
 (validation perplexity per epoch from the run's CSV log). With --autoencoder:
 autoencoder_pianoroll.png (the first 16 beats of the two --blend pieces, their reconstructions,
 and the 5-step interpolation from one to the other), and with --ae-run,
-autoencoder_training.png (held-out reconstruction F1 per epoch).
+autoencoder_training.png (held-out reconstruction F1 per epoch). With --accompaniment:
+accompaniment_pianoroll.png (data/midi/ode_to_joy.mid accompanied in each of the model's
+styles, seed 0, one color per track).
 """
 
 from __future__ import annotations
@@ -76,11 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", default=str(REPO / "docs" / "img"))
     parser.add_argument("--autoencoder", default=None, help="also draw the auto-encoder's figures")
     parser.add_argument("--ae-run", default=None, help="auto-encoder run folder with logs/ (optional)")
-    parser.add_argument("--skip-lstm", action="store_true", help="only the auto-encoder's figures")
+    parser.add_argument("--skip-lstm", action="store_true",
+                        help="only the auto-encoder's and accompaniment's figures")
+    parser.add_argument("--accompaniment", default=None, help="also draw the accompaniment figure")
     args = parser.parse_args(argv)
     out_dir = Path(args.out_dir)
     if args.autoencoder:
         autoencoder_figures(args.autoencoder, args.blend, args.ae_run, out_dir)
+    if args.accompaniment:
+        accompaniment_figure(args.accompaniment, out_dir)
     if args.skip_lstm:
         return 0
 
@@ -128,6 +134,48 @@ def main(argv: list[str] | None = None) -> int:
             fig.savefig(tmp, dpi=110)
         print(f"wrote {out_dir / 'sequence_training.png'}")
     return 0
+
+
+def tracks_roll(ax: Axes, score: Score, title: str) -> None:
+    """Every track's notes as horizontal bars in its own color (time in s, MIDI pitch), with a
+    legend of the track names."""
+    colors = plt.cm.tab10.colors
+    for track in score.tracks:
+        notes = [n for n in score.notes if n.track == track.index]
+        ax.broken_barh([(n.start_s, n.duration_s) for n in notes],
+                       (0, 0), facecolors=colors[track.index % 10], label=track.name)  # legend entry
+        for n in notes:
+            ax.broken_barh([(n.start_s, n.duration_s)], (n.pitch - 0.4, 0.8),
+                           facecolors=colors[track.index % 10])
+    pitches = [n.pitch for n in score.notes]
+    ax.set_ylim(min(pitches) - 2, max(pitches) + 3)
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel("MIDI pitch")
+    ax.legend(loc="lower right", fontsize=7, ncol=len(score.tracks))
+    ax.grid(alpha=0.3)
+
+
+def accompaniment_figure(path: str, out_dir: Path) -> None:
+    """accompaniment_pianoroll.png: the example melody accompanied in every style of the model."""
+    from gansynth.sequence.acc_export import load_accompaniment
+    from gansynth.sequence.accompany import accompany
+
+    loaded = load_accompaniment(path)
+    melody = MIDI / "ode_to_joy.mid"
+    styles = loaded.config.data.styles
+    fig, axes = plt.subplots(len(styles), 1, figsize=(11, 2.6 * len(styles)), sharex=True, squeeze=False)
+    axes = axes[:, 0]
+    for ax, style in zip(list(axes), styles, strict=True):
+        result = accompany(melody, style=style, seed=0, model=loaded)
+        first = min(n.start_s for n in result.score.notes)
+        shown = score_from_notes([n for n in result.score.notes if n.start_s < first + 18.0],
+                                 track_names={t.index: t.name for t in result.score.tracks})
+        tracks_roll(ax, shown, f"{melody.name}: {result.style} accompaniment (seed 0)")
+    axes[-1].set_xlabel("time (s)")
+    fig.tight_layout()
+    with atomic_path(out_dir / "accompaniment_pianoroll.png") as tmp:
+        fig.savefig(tmp, dpi=100)
+    print(f"wrote {out_dir / 'accompaniment_pianoroll.png'}")
 
 
 def autoencoder_figures(path: str, pieces: list[str], run: str | None, out_dir: Path) -> None:

@@ -50,10 +50,15 @@ BASES: dict[str, tuple[Callable[[Path], list[str]], str | None, Callable[[Path],
     "render": (lambda d: ["render", DEMO, "--quiet", "-o", str(d / "out.wav")], "out.wav", _audio_ok),
     "evaluate": (lambda d: ["evaluate", "--real", str(FIXTURE_DIR), "--notes", "2", "--quiet",
                             "--json", str(d / "out.json")], "out.json", _json_ok),
+    "evaluate-timbres": (lambda d: ["evaluate-timbres", "--programs", "0", "--ranges", "60-66",
+                                    "--family-search", "1", "--json", str(d / "out.json")],
+                         "out.json", _json_ok),
     "train-classifier": (lambda d: ["train-classifier", str(FIXTURE_DIR), "-o", str(d / "c.pt"),
                                     "--quiet"], None, None),
     "compose": (lambda d: ["compose", "--seconds", "2", "-o", str(d / "out.mid")], "out.mid", _midi_ok),
     "reconstruct": (lambda d: ["reconstruct", DEMO, "-o", str(d / "out.mid")], "out.mid", _midi_ok),
+    "accompany": (lambda d: ["accompany", str(REPO / "data" / "midi" / "ode_to_joy.mid"),
+                             "-o", str(d / "out.mid")], "out.mid", _midi_ok),
     "evaluate-sequence": (lambda d: ["evaluate-sequence", "--corpus", str(REPO / "data" / "midi"),
                                      "--samples", "2", "--seconds", "2"], None, None),
     "corpus build-music21": (lambda d: ["corpus", "build-music21", "--out", str(d / "corpus"),
@@ -69,7 +74,7 @@ BASES: dict[str, tuple[Callable[[Path], list[str]], str | None, Callable[[Path],
     "bench train": (lambda d: ["bench", "train", "--config", str(REPO / "recipes" / "debug.yaml"),
                                "--stages", "0", "--steps", "1", "--warmup", "0"], None, None),
 }
-RENDERING = {"note", "interpolate", "render"}
+RENDERING = {"note", "interpolate", "render", "evaluate-timbres"}
 # valid values that mean "all of it": converting all of a music21 set takes minutes, and the
 # refusals of this option are still fuzzed
 SLOW_VALID = {("corpus build-music21", "--limit", "0"),

@@ -33,8 +33,8 @@ def test_write_audio_formats_and_refusals(tmp_path) -> None:
         back, sr = sf.read(tmp_path / name, dtype="float32")
         assert sr == 16000 and back.shape == audio.shape
         assert np.abs(back - audio).max() < 1e-4
-    with pytest.raises(BadInputError, match="unsupported audio extension"):
-        write_audio(tmp_path / "a.mp3", audio, 16000)
+    with pytest.raises(BadInputError, match="unsupported audio extension '.ogg'; use .wav, .flac, .mp3"):
+        write_audio(tmp_path / "a.ogg", audio, 16000)
     with pytest.raises(BadInputError, match="NaN"):
         write_audio(tmp_path / "b.wav", np.full(10, np.nan), 16000)
     with pytest.raises(BadInputError, match="does not exist"):

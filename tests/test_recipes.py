@@ -10,6 +10,7 @@ import torch
 
 from gansynth.config import (
     PAPER_GAN_CHANNELS,
+    AccompanimentExperimentConfig,
     AutoencoderExperimentConfig,
     ExperimentConfig,
     SequenceExperimentConfig,
@@ -22,6 +23,7 @@ RECIPES = sorted((Path(__file__).resolve().parent.parent / "recipes").glob("*.ya
 SMALL_GAN = ("debug", "gm_small")
 SMALL_LSTM = ("lstm_debug", "lstm_default")
 AUTOENCODERS = ("autoencoder_debug", "autoencoder_default")
+ACCOMPANIMENT = ("accompaniment_debug", "accompaniment_default")
 
 
 def recipe(name: str) -> Path:
@@ -30,13 +32,14 @@ def recipe(name: str) -> Path:
 
 def test_the_recipes_are_there() -> None:
     names = {p.stem for p in RECIPES}
-    assert {"gansynth_paper", *SMALL_GAN, *SMALL_LSTM, *AUTOENCODERS} <= names
+    assert {"gansynth_paper", *SMALL_GAN, *SMALL_LSTM, *AUTOENCODERS, *ACCOMPANIMENT} <= names
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
 def test_every_recipe_loads_as_exactly_one_kind(path: Path) -> None:
     kinds = []
-    for cls in (ExperimentConfig, SequenceExperimentConfig, AutoencoderExperimentConfig):
+    for cls in (ExperimentConfig, SequenceExperimentConfig, AutoencoderExperimentConfig,
+                AccompanimentExperimentConfig):
         try:
             load_config(cls, path)
         except ConfigError:
@@ -45,6 +48,7 @@ def test_every_recipe_loads_as_exactly_one_kind(path: Path) -> None:
     assert len(kinds) == 1, f"{path.name} loads as {[k.__name__ for k in kinds]}"
     assert (kinds[0] is SequenceExperimentConfig) == path.stem.startswith("lstm_")
     assert (kinds[0] is AutoencoderExperimentConfig) == path.stem.startswith("autoencoder_")
+    assert (kinds[0] is AccompanimentExperimentConfig) == path.stem.startswith("accompaniment_")
 
 
 def test_paper_recipe_keeps_the_papers_settings() -> None:

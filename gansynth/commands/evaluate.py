@@ -1,5 +1,7 @@
 """CLI subcommands that look at audio and models: `gansynth evaluate` (pitch accuracy of a model's
-notes side by side with real notes) and `gansynth spectrogram` (a PNG of an audio file)."""
+notes side by side with real notes), `gansynth evaluate-timbres` (family accuracy of rendered
+notes per GM program, default seed vs family search) and `gansynth spectrogram` (a PNG of an audio
+file)."""
 
 from __future__ import annotations
 
@@ -41,6 +43,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     classifier.add_argument("--quiet", action="store_true")
     classifier.set_defaults(handler=run_train_classifier)
 
+    timbres = subparsers.add_parser(
+        "evaluate-timbres", help="family accuracy of rendered notes per GM program: default seed vs "
+                                 "--timbre-by family search, at held-out pitches",
+        description="For each GM program (a notional track playing in each of --ranges), render "
+                    "notes at held-out pitches (never the search's probe pitches) with (a) the default "
+                    "per-track seed and (b) the latent `render --timbre-by family` picks, and "
+                    "print the note classifier's family accuracy of both (docs/evaluation.md).")
+    timbres.add_argument("--programs", default=None,
+                         help="comma-separated GM programs 0..127 (default: a spread over families, "
+                              "0,24,32,40,41,42,56,65,68,71,73,19)")
+    timbres.add_argument("--ranges", default="36-60,48-72,60-84", metavar="LO-HI,...",
+                         help="MIDI ranges a notional track of each program plays in turn "
+                              "(default 36-60,48-72,60-84)")
+    timbres.add_argument("--family-search", type=int, default=8, metavar="N",
+                         help="candidate seeds of the family search (default 8)")
+    timbres.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    timbres.add_argument("--model", default=None, help="exported model .pt (default: the shipped one)")
+    timbres.add_argument("--classifier", default=None,
+                         help="note classifier file (default: the shipped one)")
+    timbres.add_argument("--batch-size", type=int, default=16, help="notes per model call (default 16)")
+    timbres.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    timbres.set_defaults(handler=run_evaluate_timbres)
+
     spectrogram = subparsers.add_parser("spectrogram", help="write a spectrogram PNG of an audio file")
     spectrogram.add_argument("audio", help="input .wav or .flac")
     spectrogram.add_argument("-o", "--output", required=True, help="output .png")
@@ -61,6 +86,73 @@ def run_train_classifier(args: argparse.Namespace) -> None:
     print(f"wrote {args.output}: test pitch accuracy {m['test_pitch_accuracy']:.3f}, family accuracy "
           f"{m['test_family_accuracy']:.3f} ({int(m['test_notes'])} notes of "
           f"{int(m['test_instruments'])} instruments it never saw)")
+
+
+def _int_list(text: str, what: str) -> list[int]:
+    from gansynth.errors import BadInputError
+
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as err:
+        raise BadInputError(f"{what} {text!r}: expected comma-separated whole numbers, e.g. 0,40,73") from err
+
+
+def run_evaluate_timbres(args: argparse.Namespace) -> None:
+    import dataclasses
+    import json
+    import time
+
+    from gansynth.classifier import load_classifier
+    from gansynth.errors import BadInputError
+    from gansynth.io import atomic_path, check_output
+    from gansynth.synth import NoteModel, Synthesizer
+    from gansynth.timbre_family import (
+        DEFAULT_PROGRAMS,
+        check_search,
+        evaluate_timbres,
+        format_evaluation,
+    )
+
+    started = time.perf_counter()
+    if args.json:
+        check_output(args.json, (".json",), "--json output")
+    programs = DEFAULT_PROGRAMS if args.programs is None else _int_list(args.programs, "--programs")
+    ranges = []
+    for part in args.ranges.split(","):
+        low, _, high = part.partition("-")
+        try:
+            ranges.append((int(low), int(high)))
+        except ValueError as err:
+            raise BadInputError(f"--ranges {args.ranges!r}: expected LO-HI pairs, e.g. 36-60,48-72") from err
+    check_search(args.family_search)
+    classifier = load_classifier(args.classifier)
+    model: NoteModel | None = getattr(args, "model_object", None)
+    synth = (Synthesizer(model, batch_size=args.batch_size) if model is not None
+             else Synthesizer.load(args.model, batch_size=args.batch_size))
+    result = evaluate_timbres(synth, classifier, programs, seed=args.seed,
+                              search=args.family_search, ranges=ranges)
+    seconds = time.perf_counter() - started
+
+    def pitches(values: tuple[int, ...]) -> str:
+        return ",".join(map(str, values))
+
+    print(f"family accuracy of rendered notes; default seed of program i: {result.seed} + i; "
+          f"family search over seeds {result.seed}..{result.seed + result.search - 1}")
+    for (low, high), probes, held in zip(result.ranges, result.probes, result.held_out, strict=True):
+        print(f"  track range MIDI {low}-{high}: probe pitches {pitches(probes)}, "
+              f"held-out pitches {pitches(held)}")
+    print("\n".join(format_evaluation(result)))
+    print(f"measured in {seconds:.1f} s")
+    if args.json:
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps({
+                "rows": [dataclasses.asdict(r) for r in result.rows],
+                "ranges": result.ranges, "probes": result.probes, "held_out": result.held_out,
+                "search": result.search,
+                "seed": result.seed, "default_accuracy": result.default_accuracy,
+                "searched_accuracy": result.searched_accuracy, "chance": result.chance,
+                "probe_heard": result.probe_heard,
+                "model": args.model, "classifier": args.classifier, "seconds": seconds}, indent=1))
 
 
 def run_spectrogram(args: argparse.Namespace) -> None:

@@ -17,18 +17,22 @@ from gansynth import checks
 from gansynth.errors import BadInputError
 
 MIDI_OUT_SUFFIXES = (".mid", ".midi")
-AUDIO_OUT_SUFFIXES = (".wav", ".flac")
+AUDIO_OUT_SUFFIXES = (".wav", ".flac", ".mp3")  # gansynth.io.AUDIO_FORMATS, without importing it
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the sequence subcommands to the `gansynth` parser."""
+    from gansynth.commands.render import add_bitrate_option
     from gansynth.sequence import DEFAULT_AUTOENCODER, DEFAULT_MODEL
+    from gansynth.sequence.acc_export import DEFAULT_ACCOMPANIMENT_PATH
 
     for name, what, recipe, example, handler in (
             ("train-sequence", "the LSTM note-sequence model", "lstm_default",
              "train.max_epochs=2 data.midi_dir=my_midi", _train),
             ("train-autoencoder", "the sequence auto-encoder (song embeddings)", "autoencoder_default",
-             "train.max_epochs=2 model.variational=false", _train_autoencoder)):
+             "train.max_epochs=2 model.variational=false", _train_autoencoder),
+            ("train-accompaniment", "the accompaniment model (melody in, voices out)",
+             "accompaniment_default", "train.max_epochs=2 data.styles=[bach]", _train_accompaniment)):
         train = subparsers.add_parser(name, help=f"train {what}")
         train.add_argument("--config", default=None, help=f"recipe YAML, e.g. recipes/{recipe}.yaml")
         train.add_argument("--out", required=True, help="run folder (config, checkpoints, samples, model.pt)")
@@ -75,11 +79,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     compose.add_argument("--polyphony", type=int, default=8,
                          help="most notes sounding at once (0: no limit; default 8)")
     compose.add_argument("--render", default=None, metavar="AUDIO",
-                         help="also play the score through the GAN to this .wav / .flac")
+                         help="also play the score through the GAN to this .wav, .flac or .mp3")
+    add_bitrate_option(compose)
     compose.add_argument("--timbre", type=int, default=0, help="GAN timbre seed for --render")
     compose.add_argument("--gan-model", default=None,
                          help="exported GAN note model for --render (default: the shipped one)")
     compose.set_defaults(handler=_compose)
+
+    acc = subparsers.add_parser(
+        "accompany", help="melody in, multi-track accompaniment out: keeps the melody track and "
+                          "writes new tracks under it in a style, with an instrument per track")
+    acc.add_argument("melody", help="MIDI file with the melody (other tracks are left out)")
+    acc.add_argument("--style", default="chorale",
+                     help="chorale, renaissance, madrigal or quartet (default chorale)")
+    tracks = acc.add_mutually_exclusive_group()
+    tracks.add_argument("--instruments", default=None, metavar="P1,P2,...",
+                        help="GM programs of the new tracks, top to bottom (default: the style's)")
+    tracks.add_argument("--tracks", type=int, default=None,
+                        help="number of new tracks, with the style's instruments (default 3)")
+    acc.add_argument("--melody-track", type=int, default=None,
+                     help="index of the melody's track (default: the highest part)")
+    acc.add_argument("-o", "--output", required=True, help="output MIDI file (.mid)")
+    acc.add_argument("--render", default=None, metavar="AUDIO",
+                     help="also play the result through the GAN to this .wav, .flac or .mp3")
+    add_bitrate_option(acc)
+    acc.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    acc.add_argument("--temperature", type=float, default=1.0,
+                     help="sampling temperature (0: the likeliest token; default 1)")
+    acc.add_argument("--model", default=str(DEFAULT_ACCOMPANIMENT_PATH),
+                     help="exported accompaniment model (default: the shipped accompaniment_default.pt)")
+    acc.add_argument("--timbre", type=int, default=0,
+                     help="GAN timbre seed for --render (the first seed of the family search)")
+    acc.add_argument("--timbre-by", choices=("family", "track"), default="family",
+                     help="--render: search each track's timbre for its instrument's family with "
+                          "the note classifier (default), or seed + track index")
+    acc.add_argument("--gan-model", default=None,
+                     help="exported GAN note model for --render (default: the shipped one)")
+    acc.set_defaults(handler=_accompany)
 
     encode = subparsers.add_parser("encode", help="write the auto-encoder embeddings of a piece's segments (.npy)")
     encode.add_argument("midi", help="MIDI file")
@@ -112,6 +148,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     evaluate.add_argument("--autoencoder", nargs="?", const=str(DEFAULT_AUTOENCODER), default=None,
                           metavar="MODEL", help="evaluate an auto-encoder instead (default: the "
                           "shipped one): reconstruction F1, blends and interpolations")
+    evaluate.add_argument("--accompaniment", nargs="?", const=str(DEFAULT_ACCOMPANIMENT_PATH),
+                          default=None, metavar="MODEL",
+                          help="evaluate an accompaniment model instead (default: the shipped one) "
+                               "on its held-out pieces against the corpus and two baselines: "
+                               "harmonic fit, rhythm, key")
     evaluate.add_argument("--pairs", type=int, default=64,
                           help="--autoencoder: segment pairs blended and interpolated (default 64)")
     evaluate.add_argument("--steps", type=int, default=5,
@@ -120,10 +161,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     corpus = subparsers.add_parser("corpus", help="build MIDI corpora for the sequence model")
     corpus_sub = corpus.add_subparsers(dest="corpus_command", metavar="WHAT", required=True)
+    from gansynth.sequence.music21_corpus import DEFAULT_SETS, SETS
+
     m21 = corpus_sub.add_parser("build-music21",
-                                help="convert music21's bundled Bach chorales and Essen folk songs to MIDI")
+                                help="convert music21's bundled scores (chorales, folk songs, masses, "
+                                     "madrigals, quartets) to MIDI")
     m21.add_argument("--out", required=True, help="output folder, e.g. data/corpus/music21")
-    m21.add_argument("--sets", nargs="+", default=["bach", "essen"], choices=["bach", "essen"])
+    m21.add_argument("--sets", nargs="+", default=list(DEFAULT_SETS), choices=SETS,
+                     help=f"default: {' '.join(DEFAULT_SETS)}; the accompaniment model also uses "
+                          "palestrina, monteverdi and quartets")
     m21.add_argument("--limit", type=int, default=0, help="at most N source files per set (0: all)")
     m21.set_defaults(handler=_build_music21)
 
@@ -148,6 +194,16 @@ def _train_autoencoder(args: argparse.Namespace) -> int:
                 f"{m['valid_f1_pooled']:.3f} (pooled)")
 
     return _run_training(args, AutoencoderExperimentConfig, train_autoencoder, summary)
+
+
+def _train_accompaniment(args: argparse.Namespace) -> int:
+    from gansynth.config import AccompanimentExperimentConfig
+    from gansynth.sequence.acc_train import train_accompaniment
+
+    def summary(m: dict[str, float]) -> str:
+        return f"held-out negative log-likelihood: {m['valid_nll']:.1f} nats per segment"
+
+    return _run_training(args, AccompanimentExperimentConfig, train_accompaniment, summary)
 
 
 def _run_training(args: argparse.Namespace, config_cls: Any, train: Any,
@@ -210,19 +266,29 @@ def _compose(args: argparse.Namespace) -> int:
 
 
 def _render_synth(args: argparse.Namespace) -> Any:
-    """The GAN synthesizer for --render (None without it); a bad --timbre is refused here,
-    before any file is written."""
+    """The GAN synthesizer for --render (None without it); a bad --timbre, and a --bitrate that
+    the --render file's format cannot take, are refused here, before any file is written."""
     if not args.render:
+        if _bitrate(args) is not None:
+            raise BadInputError("--bitrate goes with --render AUDIO.mp3")
         return None
+    from gansynth.io import check_audio_settings
     from gansynth.synth import Synthesizer
 
     synth = Synthesizer.load(args.gan_model)
     synth.latent(args.timbre)
+    check_audio_settings(args.render, synth.sample_rate, _bitrate(args))
     return synth
+
+
+def _bitrate(args: argparse.Namespace) -> int | None:
+    """--bitrate, None where the command has no such option (`add_bitrate_option`)."""
+    return getattr(args, "bitrate", None)
 
 
 def _write_scores(args: argparse.Namespace, scores: list[Any], outputs: list[Path],
                   audio_outputs: list[Path], synth: Any, note: str) -> None:
+    from gansynth.commands.render import mp3_label
     from gansynth.score import score_to_midi
     from gansynth.sequence.compose import render_to_audio
 
@@ -231,8 +297,36 @@ def _write_scores(args: argparse.Namespace, scores: list[Any], outputs: list[Pat
         print(f"wrote {path}: {len(score.notes)} notes, {score.end_s:.1f} s ({note})")
     if synth is not None:
         for score, audio_path in zip(scores, audio_outputs, strict=True):
-            seconds = render_to_audio(synth, score, audio_path, timbre=args.timbre)
-            print(f"wrote {audio_path}: {seconds:.1f} s (timbre {args.timbre})")
+            seconds = render_to_audio(synth, score, audio_path, timbre=args.timbre,
+                                      bitrate_kbps=_bitrate(args),
+                                      timbre_by=getattr(args, "timbre_by", "track"))
+            label = mp3_label(audio_path, synth.sample_rate, _bitrate(args))
+            print(f"wrote {audio_path}{label}: {seconds:.1f} s (timbre {args.timbre})")
+
+
+def _accompany(args: argparse.Namespace) -> int:
+    from gansynth.score import score_from_midi
+    from gansynth.sequence.acc_export import load_accompaniment
+    from gansynth.sequence.accompany import accompany
+
+    instruments = None
+    if args.instruments is not None:
+        try:
+            instruments = [int(p) for p in args.instruments.split(",") if p.strip()]
+        except ValueError as err:
+            raise BadInputError(f"--instruments {args.instruments!r}: not a comma-separated list "
+                                "of GM programs (0-127)") from err
+    outputs = _output_paths(args.output, 1, MIDI_OUT_SUFFIXES)
+    audio_outputs = _output_paths(args.render, 1, AUDIO_OUT_SUFFIXES) if args.render else []
+    melody = score_from_midi(args.melody)
+    loaded = load_accompaniment(args.model)
+    synth = _render_synth(args)
+    result = accompany(melody, style=args.style, instruments=instruments, tracks=args.tracks,
+                       melody_track=args.melody_track, seed=checks.seed(args.seed),
+                       temperature=args.temperature, model=loaded)
+    print(result.summary())
+    _write_scores(args, [result.score], outputs, audio_outputs, synth, f"seed {args.seed}")
+    return 0
 
 
 def _compose_autoencoder(args: argparse.Namespace) -> int:
@@ -317,10 +411,14 @@ def _reconstruct(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    if args.autoencoder is not None and args.primer is not None:
-        raise BadInputError("--primer and --autoencoder are two different evaluations; give one")
+    modes = [f for f, v in (("--primer", args.primer), ("--autoencoder", args.autoencoder),
+                            ("--accompaniment", args.accompaniment)) if v is not None]
+    if len(modes) > 1:
+        raise BadInputError(f"{' and '.join(modes)} are different evaluations; give one")
     if args.autoencoder is not None:
         return _evaluate_autoencoder(args)
+    if args.accompaniment is not None:
+        return _evaluate_accompaniment(args)
     if args.primer is not None:
         return _evaluate_primer(args)
     from gansynth.sequence.corpus import build_token_corpus
@@ -370,6 +468,19 @@ def _evaluate_autoencoder(args: argparse.Namespace) -> int:
                                   seed=seed)
     print(f"corpus: {corpus.describe()}")
     print(report.format())
+    return 0
+
+
+def _evaluate_accompaniment(args: argparse.Namespace) -> int:
+    from gansynth.sequence.acc_evaluation import format_report
+    from gansynth.sequence.acc_export import load_accompaniment
+    from gansynth.sequence.accompany import evaluate_accompaniment
+
+    seed = checks.seed(args.seed)
+    temperature = checks.finite(args.temperature, "--temperature", low=0.0, high=10.0)
+    loaded = load_accompaniment(args.accompaniment)
+    report = evaluate_accompaniment(loaded, args.corpus, seed=seed, temperature=temperature)
+    print(format_report(report))
     return 0
 
 

@@ -3,7 +3,8 @@
 - `tokenizer`: `gansynth.score.Score` <-> Performance-RNN style events (NoteOn, NoteOff,
   TimeShift, Velocity) via miditok.
 - `corpus`: MIDI folder -> scores -> file-level split -> augmented token streams.
-- `music21_corpus`: the built-in corpus (Bach chorales, Essen folk songs) converted to MIDI.
+- `music21_corpus`: the built-in corpus (Bach chorales, Essen folk songs; for the accompaniment
+  model also Palestrina, Monteverdi and string quartets) converted to MIDI.
 - `model`: the LSTM language model (plain `nn.Module`); `lightning`: its LightningModule and data.
 - `sampling`: temperature / top-k / top-p sampling with a primer, a polyphony limit, and blending.
 - `evaluation`: perplexity, unigram / bigram baselines and score statistics.
@@ -14,6 +15,11 @@
   latent); `ae_train` trains it with Lightning, `ae_export` is its inference file.
 - `embed`: encode, reconstruct, blend, interpolate and compose from embeddings;
   `ae_evaluation` measures reconstruction, blends and interpolations.
+- `parts`: multi-part scores as a melody and accompanying voices with their instruments and
+  styles; `accompaniment`: the accompaniment network (melody encoder, voice-by-voice decoder);
+  `acc_train` trains it, `acc_export` is its inference file, `accompany` is the Python API
+  (melody in, multi-track score out) and its evaluation, `acc_evaluation` the harmonic, rhythmic
+  and key figures and the baselines.
 
 Heavy imports (torch, miditok, music21) live in the submodules, not here.
 """

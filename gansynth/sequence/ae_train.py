@@ -33,7 +33,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from gansynth.config import (
     AutoencoderExperimentConfig,
@@ -53,7 +53,7 @@ from gansynth.sequence.autoencoder import (
     segment_f1,
 )
 from gansynth.sequence.corpus import read_midi_folder, split_files
-from gansynth.sequence.lightning import SampleWriter
+from gansynth.sequence.lightning import SampleWriter, SplitDataModule, plateau_adamw
 from gansynth.sequence.roll import (
     ONSET,
     rolls_to_score,
@@ -137,20 +137,12 @@ class SegmentSet(Dataset[torch.Tensor]):
         return torch.from_numpy(np.ascontiguousarray(segment))
 
 
-class AutoencoderDataModule(L.LightningDataModule):
-    def __init__(self, corpus: SegmentCorpus, config: AutoencoderExperimentConfig) -> None:
-        super().__init__()
-        train, roll = config.train, config.roll
-        self.train_set = SegmentSet(corpus.train, roll.pitches, config.data.transpose, train.seed,
-                                    train.windows_per_epoch)
-        self.valid_set = SegmentSet(voices_from_rolls(corpus.valid, roll.voices), roll.pitches)
-        self.batch_size = train.batch_size
-
-    def train_dataloader(self) -> DataLoader[torch.Tensor]:
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader[torch.Tensor]:
-        return DataLoader(self.valid_set, batch_size=self.batch_size, shuffle=False)
+def autoencoder_data(corpus: SegmentCorpus, config: AutoencoderExperimentConfig) -> SplitDataModule:
+    """Training segments transposed at random (`data.transpose`), held-out ones as they are."""
+    train, roll = config.train, config.roll
+    return SplitDataModule(
+        SegmentSet(corpus.train, roll.pitches, config.data.transpose, train.seed, train.windows_per_epoch),
+        SegmentSet(voices_from_rolls(corpus.valid, roll.voices), roll.pitches), train.batch_size)
 
 
 class AutoencoderLightningModule(L.LightningModule):
@@ -200,12 +192,7 @@ class AutoencoderLightningModule(L.LightningModule):
             self.log("val_f1", f1, prog_bar=True)
 
     def configure_optimizers(self) -> Any:
-        train = self.config.train
-        optimizer = torch.optim.AdamW(self.model.parameters(), lr=train.learning_rate,
-                                      weight_decay=train.weight_decay)
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss", "interval": "epoch"}}
+        return plateau_adamw(self.model.parameters(), self.config.train, patience=2)
 
 
 @torch.no_grad()
@@ -271,7 +258,7 @@ def train_autoencoder(config: AutoencoderExperimentConfig, out_dir: str | os.Pat
     module.f1_segments = corpus.valid[:VALID_F1_SEGMENTS]
     writer = SampleWriter(out / "samples", train.sample_every_epochs if train.num_samples else 0,
                           training_samples(config, corpus.valid))
-    fit = fit_sequence_module(module, AutoencoderDataModule(corpus, config), out, train, resume,
+    fit = fit_sequence_module(module, autoencoder_data(corpus, config), out, train, resume,
                               progress, callbacks=[writer], monitor="val_f1", mode="max")
     model = module.model
     f1_mean, f1_pooled = segment_f1(model, corpus.valid)

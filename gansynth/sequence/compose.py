@@ -5,7 +5,7 @@ The Python side of `gansynth compose`; scores in and out are `gansynth.score.Sco
     loaded = load_sequence_model(DEFAULT_MODEL)
     scores = compose(loaded, SamplingOptions(seconds=30), primer=score_from_midi("a.mid"), seed=1)
     score_to_midi(scores[0], "b.mid")
-    render_to_audio(Synthesizer.load(), scores[0], "b.wav", timbre=3)
+    render_to_audio(Synthesizer.load(), scores[0], "b.mp3", timbre=3, bitrate_kbps=96)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from gansynth.errors import BadInputError
-from gansynth.io import write_audio
+from gansynth.io import check_audio_settings, write_audio
 from gansynth.score import Score, score_from_notes
 from gansynth.sequence.export import SequenceModel
 from gansynth.sequence.sampling import (
@@ -97,12 +97,19 @@ def compose(loaded: SequenceModel, options: SamplingOptions, *, primer: Score | 
 
 
 def render_to_audio(synth: Synthesizer, score: Score, audio_path: str | os.PathLike[str],
-                    timbre: int = 0, progress: bool = False) -> float:
+                    timbre: int = 0, progress: bool = False, bitrate_kbps: int | None = None,
+                    timbre_by: str = "track") -> float:
     """Render a score through `gansynth.render.render_score` with the timbre seed `timbre` (a
-    composed score has one track; in other scores track i gets `timbre + i`) and write it (WAV or
-    FLAC by suffix, atomically). Returns the audio length in seconds."""
+    composed score has one track; in other scores track i gets `timbre + i`; with timbre_by
+    "family", each track's timbre is searched for its GM program's instrument family, from
+    seed `timbre`) and write it (WAV, FLAC or MP3 at `bitrate_kbps` by suffix, atomically; see
+    `gansynth.io.write_audio`). The output settings are checked before rendering. Returns the
+    audio length in seconds."""
     from gansynth.render import render_score
 
-    result = render_score(synth, score, seed=timbre, timbres={0: timbre}, progress=progress)
-    write_audio(audio_path, result.audio, result.sample_rate)
+    check_audio_settings(audio_path, synth.sample_rate, bitrate_kbps)
+    pinned = {} if timbre_by == "family" else {0: timbre}
+    result = render_score(synth, score, seed=timbre, timbre_by=timbre_by, timbres=pinned,
+                          progress=progress)
+    write_audio(audio_path, result.audio, result.sample_rate, bitrate_kbps=bitrate_kbps)
     return float(result.audio.shape[0] / result.sample_rate)

@@ -75,12 +75,17 @@ def split_files(count: int, valid_fraction: float, seed: int) -> tuple[list[int]
 
 
 def augment_score(score: Score, rng: np.random.Generator, transpose: tuple[int, int],
-                  tempo_stretch: tuple[float, float], pitch_range: tuple[int, int]) -> Score:
+                  tempo_stretch: tuple[float, float], pitch_range: tuple[int, int],
+                  velocity_scale: tuple[float, float] = (1.0, 1.0), velocity_jitter: int = 0) -> Score:
     """A randomly transposed and time-stretched copy of the pitched notes of `score` (drums
     dropped): every pitch moves by one whole number of semitones drawn from `transpose` (kept
     inside pitch_range when possible), every start and end time is multiplied by one factor
     drawn from `tempo_stretch`. The tempo map is kept, so onsets and durations in beats scale by
-    the same factor (as they did on the old absolute clock for a 120 bpm corpus)."""
+    the same factor (as they did on the old absolute clock for a 120 bpm corpus).
+
+    Velocities (only drawn when asked, so corpora without it stay as they were): every velocity
+    is multiplied by one factor drawn from `velocity_scale`, then each note's moves by its own
+    whole number drawn from -velocity_jitter..velocity_jitter, kept in 1..127."""
     notes = score.pitched_notes()
     if not notes:
         return score_from_notes((), path=score.path)
@@ -89,8 +94,13 @@ def augment_score(score: Score, rng: np.random.Generator, transpose: tuple[int, 
     high = min(transpose[1], pitch_range[1] - max(pitches))
     shift = int(rng.integers(low, high + 1)) if low <= high else 0
     stretch = float(rng.uniform(*tempo_stretch))
-    moved = [replace(n, pitch=n.pitch + shift, start_s=n.start_s * stretch, end_s=n.end_s * stretch)
-             for n in notes]
+    velocities = [n.velocity for n in notes]
+    if velocity_scale != (1.0, 1.0) or velocity_jitter:
+        factor = float(rng.uniform(*velocity_scale))
+        jitter = rng.integers(-velocity_jitter, velocity_jitter + 1, len(notes))
+        velocities = np.clip(np.round(np.array(velocities) * factor) + jitter, 1, 127).astype(int).tolist()
+    moved = [replace(n, pitch=n.pitch + shift, start_s=n.start_s * stretch, end_s=n.end_s * stretch,
+                     velocity=v) for n, v in zip(notes, velocities, strict=True)]
     names = {t.index: t.name for t in score.tracks}
     return score_from_notes(moved, path=score.path, track_names=names, tempos=score.tempos)
 
@@ -148,7 +158,7 @@ def build_token_corpus(tokenizer: EventTokenizer, data: SequenceDataConfig,
         train.append(stream(tokenizer, folder.pieces[i]))
         for _ in range(copies):
             piece = augment_score(folder.pieces[i], rng, data.transpose, data.tempo_stretch,
-                                  pitch_range)
+                                  pitch_range, data.velocity_scale, data.velocity_jitter)
             train.append(stream(tokenizer, piece))
     valid = [stream(tokenizer, folder.pieces[i]) for i in valid_idx]
     return TokenCorpus(train=[s for s in train if len(s) > 2], valid=[s for s in valid if len(s) > 2],

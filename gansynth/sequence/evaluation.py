@@ -12,7 +12,8 @@ Score statistics of a set of pieces (`gansynth.score.Score`s, pitched notes only
 - pitch-class histogram (12 bins, notes counted once) and its total-variation distance
   0.5 * sum |p - q| between two sets (0: identical, 1: disjoint);
 - note density: notes per second of music (first onset to last release, summed over pieces);
-- polyphony: mean number of notes sounding, weighted by time, over the time when any sounds.
+- polyphony: mean number of notes sounding, weighted by time, over the time when any sounds;
+- velocity: mean and standard deviation over all notes (the dynamics a corpus carries).
 
 `evaluate_sequence_model` puts it together (`gansynth evaluate-sequence`); `primer_study`
 measures how continuations follow a primer's dynamics (in-key share across primer velocities)
@@ -81,13 +82,16 @@ def bigram_perplexity(train: Sequence[np.ndarray], valid: Sequence[np.ndarray], 
 @dataclass(frozen=True)
 class ScoreStats:
     """Statistics of a set of pieces: pitch_classes (12,) sums to 1; density in notes / s;
-    polyphony in sounding notes; notes and seconds in total."""
+    polyphony in sounding notes; notes and seconds in total; velocity mean and deviation over
+    all notes."""
 
     pitch_classes: np.ndarray
     density: float
     polyphony: float
     notes: int
     seconds: float
+    velocity_mean: float = 0.0
+    velocity_std: float = 0.0
 
 
 def _note_arrays(score: Score) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -115,6 +119,7 @@ def score_stats(pieces: Sequence[Score]) -> ScoreStats:
     left out)."""
     histogram = np.zeros(12)
     notes, seconds, weighted, sounding = 0, 0.0, 0.0, 0.0
+    velocities = np.array([n.velocity for piece in pieces for n in piece.pitched_notes()], np.float64)
     for piece in pieces:
         start, end, pitch = _note_arrays(piece)
         if len(pitch) == 0:
@@ -129,7 +134,9 @@ def score_stats(pieces: Sequence[Score]) -> ScoreStats:
     return ScoreStats(pitch_classes=histogram / total if total else histogram,
                       density=notes / seconds if seconds else 0.0,
                       polyphony=weighted / sounding if sounding else 0.0,
-                      notes=notes, seconds=seconds)
+                      notes=notes, seconds=seconds,
+                      velocity_mean=float(velocities.mean()) if len(velocities) else 0.0,
+                      velocity_std=float(velocities.std()) if len(velocities) else 0.0)
 
 
 def pitch_class_distance(a: ScoreStats, b: ScoreStats) -> float:
@@ -168,6 +175,8 @@ class EvaluationReport:
             f"{'notes':<30}" + "".join(f" {s.notes:>10}" for s in sets),
             f"{'note density (notes/s)':<30}" + "".join(f" {s.density:>10.3f}" for s in sets),
             f"{'polyphony (sounding notes)':<30}" + "".join(f" {s.polyphony:>10.3f}" for s in sets),
+            f"{'velocity mean':<30}" + "".join(f" {s.velocity_mean:>10.1f}" for s in sets),
+            f"{'velocity deviation':<30}" + "".join(f" {s.velocity_std:>10.1f}" for s in sets),
             f"{'pitch-class TV to held-out':<30} {0.0:>10.3f}"
             f" {pitch_class_distance(self.training, self.held_out):>10.3f}"
             f" {pitch_class_distance(self.generated, self.held_out):>10.3f}",

@@ -8,7 +8,7 @@ and logging; the network is `LstmLanguageModel`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,12 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from gansynth.config import SequenceExperimentConfig, config_from_dict, config_to_dict
+from gansynth.config import (
+    SequenceExperimentConfig,
+    SequenceTrainConfig,
+    config_from_dict,
+    config_to_dict,
+)
 from gansynth.score import Score, score_to_midi
 from gansynth.sequence.model import LstmLanguageModel
 
@@ -59,22 +64,40 @@ class TokenWindows(Dataset[torch.Tensor]):
         return torch.from_numpy(out)  # (window + 1,)
 
 
-class SequenceDataModule(L.LightningDataModule):
+class SplitDataModule(L.LightningDataModule):
+    """Loaders over a prepared train set (shuffled) and valid set, `batch_size` items a batch."""
+
+    def __init__(self, train_set: Dataset[Any], valid_set: Dataset[Any], batch_size: int) -> None:
+        super().__init__()
+        self.train_set = train_set
+        self.valid_set = valid_set
+        self.batch_size = batch_size
+
+    def train_dataloader(self) -> DataLoader[Any]:
+        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader[Any]:
+        return DataLoader(self.valid_set, batch_size=self.batch_size, shuffle=False)
+
+
+def plateau_adamw(parameters: Iterable[torch.nn.Parameter], train: SequenceTrainConfig,
+                  patience: int) -> dict[str, Any]:
+    """Lightning's optimizer dict: AdamW at `train.learning_rate` with `train.weight_decay`, the
+    learning rate halved when val_loss has not improved for `patience` epochs."""
+    optimizer = torch.optim.AdamW(parameters, lr=train.learning_rate, weight_decay=train.weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=patience)
+    return {"optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss", "interval": "epoch"}}
+
+
+class SequenceDataModule(SplitDataModule):
     """Train / valid loaders over prepared token streams (see `corpus.build_token_corpus`)."""
 
     def __init__(self, train: list[np.ndarray], valid: list[np.ndarray], window: int,
                  batch_size: int, pad_id: int, seed: int = 0, windows_per_epoch: int = 0) -> None:
-        super().__init__()
-        self.train_set = TokenWindows(train, window, pad_id, random_offset=True, seed=seed,
-                                      count=windows_per_epoch)
-        self.valid_set = TokenWindows(valid, window, pad_id, random_offset=False)
-        self.batch_size = batch_size
-
-    def train_dataloader(self) -> DataLoader[torch.Tensor]:
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True, drop_last=False)
-
-    def val_dataloader(self) -> DataLoader[torch.Tensor]:
-        return DataLoader(self.valid_set, batch_size=self.batch_size, shuffle=False)
+        super().__init__(TokenWindows(train, window, pad_id, random_offset=True, seed=seed,
+                                      count=windows_per_epoch),
+                         TokenWindows(valid, window, pad_id, random_offset=False), batch_size)
 
 
 class SequenceLightningModule(L.LightningModule):

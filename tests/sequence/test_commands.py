@@ -194,8 +194,8 @@ def test_compose_render_bad_output_writes_nothing(tiny_model_file: Path, tmp_pat
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "x.mid"
     assert main(["compose", "--model", str(tiny_model_file), "-o", str(out),
-                 "--render", str(tmp_path / "x.mp3")]) == 2
-    _assert_one_line_error(capsys, "must end in .wav or .flac")
+                 "--render", str(tmp_path / "x.ogg")]) == 2
+    _assert_one_line_error(capsys, "must end in .wav or .flac or .mp3")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gansynth.config import SequenceDataConfig
-from gansynth.errors import BadInputError
+from gansynth.errors import BadInputError, ConfigError
 from gansynth.score import Note, score_from_midi, score_from_notes, score_to_midi
 from gansynth.sequence.corpus import (
     augment_score,
@@ -110,3 +110,23 @@ def test_every_lstm_recipe_loads() -> None:
     for recipe in recipes:
         config = load_config(SequenceExperimentConfig, recipe)
         assert config.model.hidden_size > 0, recipe
+
+
+def test_velocity_augmentation_scales_and_jitters(example_midi: list[Path]) -> None:
+    score = score_from_midi(example_midi[0])
+    rng = np.random.default_rng(1)
+    plain = augment_score(score, np.random.default_rng(1), (0, 0), (1.0, 1.0), (21, 108))
+    assert [n.velocity for n in plain.notes] == [n.velocity for n in score.notes]
+    levels = []
+    for _ in range(20):
+        aug = augment_score(score, rng, (0, 0), (1.0, 1.0), (21, 108), (0.5, 1.3), 6)
+        ratios = np.array([a.velocity / n.velocity for a, n in zip(aug.notes, score.notes, strict=True)])
+        assert all(1 <= a.velocity <= 127 for a in aug.notes)
+        assert 0.5 - 7 / 90 <= ratios.min() and ratios.max() <= 1.3 + 7 / 90
+        assert len({a.velocity for a in aug.notes}) > 1  # the jitter is per note
+        levels.append(float(np.median(ratios)))
+    assert max(levels) - min(levels) > 0.3  # the scale is per copy
+    with pytest.raises(ConfigError):
+        SequenceDataConfig(velocity_scale=(1.2, 1.0))
+    with pytest.raises(ConfigError):
+        SequenceDataConfig(velocity_jitter=-1)

@@ -48,7 +48,7 @@ def test_score_stats() -> None:
     # C4 from 0 to 2 s, E4 from 1 to 3 s, C5 from 5 to 6 s (a 2 s rest before it); the drum
     # notes of another track are left out
     piece = score_from_notes([Note(60, 90, 0.0, 2.0), Note(64, 90, 1.0, 3.0), Note(72, 90, 5.0, 6.0),
-                              Note(36, 90, 0.0, 9.0, track=1, is_drum=True)])
+                              Note(36, 10, 0.0, 9.0, track=1, is_drum=True)])
     stats = score_stats([piece])
     assert stats.notes == 3 and stats.seconds == 6.0
     np.testing.assert_allclose(stats.pitch_classes[[0, 4]], [2 / 3, 1 / 3])
@@ -58,6 +58,9 @@ def test_score_stats() -> None:
     assert other.notes == 1 and other.density == 1.0
     assert pitch_class_distance(stats, other) == 1.0
     assert pitch_class_distance(stats, stats) == 0.0
+    assert (stats.velocity_mean, stats.velocity_std) == (90.0, 0.0)  # the drum note is left out
+    loud_soft = score_stats([score_from_notes([Note(60, 40, 0.0, 1.0), Note(62, 100, 1.0, 2.0)])])
+    assert (loud_soft.velocity_mean, loud_soft.velocity_std) == (70.0, 30.0)
 
 
 def test_key_estimate_and_the_random_scale_baseline() -> None:
