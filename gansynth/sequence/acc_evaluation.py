@@ -26,14 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gansynth.sequence.evaluation import KEY_NAMES, MAJOR_SCALE, key_from_histogram
 from gansynth.sequence.roll import HOLD, ONSET, roll_from_voices
 
 CONSONANT = frozenset({0, 3, 4, 5, 7, 8, 9})
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
-MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)
-NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor with the raised seventh too
 # register (MIDI low, high) of accompanying voice v of 3, top to bottom, for the baselines
 REGISTERS = ((55, 67), (48, 60), (36, 50))
 
@@ -50,21 +47,14 @@ def _pitches(tokens: np.ndarray) -> int:
 
 
 def estimate_key(weights: np.ndarray) -> tuple[int, str]:
-    """(tonic pitch class, "major" | "minor") of the profile that correlates best with `weights`
-    (12,); C major for silence."""
-    if weights.sum() <= 0:
-        return 0, "major"
-    best, key = -np.inf, (0, "major")
-    for tonic in range(12):
-        for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)):
-            r = float(np.corrcoef(weights, np.roll(profile, tonic))[0, 1])
-            if r > best:
-                best, key = r, (tonic, mode)
-    return key
+    """(tonic pitch class, "major" | "minor") of `weights` (12,) by Krumhansl-Schmuckler
+    (`gansynth.sequence.evaluation.key_from_histogram`); C major for silence."""
+    key = max(0, key_from_histogram(weights))
+    return key % 12, "major" if key < 12 else "minor"
 
 
 def key_name(key: tuple[int, str]) -> str:
-    return f"{NAMES[key[0]]} {key[1]}"
+    return KEY_NAMES[key[0] + (0 if key[1] == "major" else 12)]
 
 
 def scale(key: tuple[int, str]) -> set[int]:

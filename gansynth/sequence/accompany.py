@@ -32,7 +32,15 @@ from gansynth.config import RollConfig
 from gansynth.data.gm_programs import GM_PROGRAMS
 from gansynth.errors import BadInputError
 from gansynth.score import Note, Score, score_from_midi, score_from_notes
-from gansynth.sequence.acc_evaluation import estimate_key, key_name, pitch_classes
+from gansynth.sequence.acc_evaluation import (
+    block_chords,
+    estimate_key,
+    key_name,
+    pieces_of,
+    pitch_classes,
+    random_in_key,
+    total_figures,
+)
 from gansynth.sequence.acc_export import AccompanimentModel, load_accompaniment
 from gansynth.sequence.parts import (
     STYLE_NAMES,
@@ -134,9 +142,11 @@ def accompany(melody: str | os.PathLike[str] | Score, *, style: str = "chorale",
     played = track_voices(len(programs), net.voices)
     voice_programs = [STYLE_INSTRUMENTS.get(folder, (0,) * net.voices)[v % net.voices]
                       for v in range(net.voices)]
+    first_program: dict[int, int] = {}
     for program, v in zip(programs, played, strict=True):
-        if v not in played[: played.index(v)]:  # the first track of a voice sets its instrument
-            voice_programs[v] = program
+        first_program.setdefault(v, program)  # the first track of a voice sets its instrument
+    for v, program in first_program.items():
+        voice_programs[v] = program
     tokens = melody_voice(score, melody_track, roll)
     segments = cut_voices(tokens, roll.steps, roll.steps)
     device = next(net.parameters()).device
@@ -148,12 +158,12 @@ def accompany(melody: str | os.PathLike[str] | Score, *, style: str = "chorale",
                                            device=device),
                            temperature, generator).cpu().numpy()
     voices = out.reshape(-1, net.voices)
-    melody_end = max(n.end_s for n in score.notes if n.track == melody_track)
+    melody_notes = [n for n in score.notes if n.track == melody_track]
+    melody_end = max(n.end_s for n in melody_notes)
     voices[int(np.ceil(score.beats(melody_end) * roll.steps_per_beat - 1e-6)):] = REST  # end with it
-    velocity = int(np.clip(round(0.8 * float(np.median(
-        [n.velocity for n in score.notes if n.track == melody_track]))), 1, 127))
+    velocity = int(np.clip(round(0.8 * float(np.median([n.velocity for n in melody_notes]))), 1, 127))
     names = {0: next(t.name for t in score.tracks if t.index == melody_track) or "Melody"}
-    notes = [replace(n, track=0) for n in score.notes if n.track == melody_track]
+    notes = [replace(n, track=0) for n in melody_notes]
     for i, (program, v) in enumerate(zip(programs, played, strict=True)):
         shift = -12 if i >= net.voices and GM_PROGRAMS[program].family == BASS_FAMILY else 0
         notes += _voice_notes(voices[:, v], roll, i + 1, program, velocity, score, shift)
@@ -182,12 +192,6 @@ def evaluate_accompaniment(loaded: AccompanimentModel, midi_dir: str | os.PathLi
     `ARMS` (the corpus's own accompaniment, the model's, and the two baselines), per style and
     over all ("all"). The model gets each piece's style and instruments; a voice that the piece
     lacks is given as silent, as in training."""
-    from gansynth.sequence.acc_evaluation import (
-        block_chords,
-        pieces_of,
-        random_in_key,
-        total_figures,
-    )
     from gansynth.sequence.acc_train import build_accompaniment_corpus
 
     config, net = loaded.config, loaded.model

@@ -218,18 +218,23 @@ KEY_NAMES = [f"{name} {mode}" for mode in ("major", "minor")
              for name in ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")]
 
 
-def estimate_key(notes: Sequence[Note]) -> int:
+def key_from_histogram(histogram: np.ndarray) -> int:
     """The key (0-11: C..B major, 12-23: C..B minor, see KEY_NAMES) whose Krumhansl-Kessler
-    profile correlates best with the duration-weighted pitch-class histogram of `notes`
-    (Krumhansl-Schmuckler); -1 without notes."""
-    histogram = np.zeros(12)
-    for n in notes:
-        histogram[n.pitch % 12] += max(n.end_s - n.start_s, 1e-3)
+    profile correlates best with a (12,) pitch-class histogram; -1 for an empty one."""
     if not histogram.any():
         return -1
     scores = [np.corrcoef(histogram, np.roll(KEY_PROFILES[mode], tonic))[0, 1]
               for mode in (0, 1) for tonic in range(12)]
     return int(np.nanargmax(scores))
+
+
+def estimate_key(notes: Sequence[Note]) -> int:
+    """The key (see `key_from_histogram`) of the duration-weighted pitch-class histogram of
+    `notes` (Krumhansl-Schmuckler); -1 without notes."""
+    histogram = np.zeros(12)
+    for n in notes:
+        histogram[n.pitch % 12] += max(n.end_s - n.start_s, 1e-3)
+    return key_from_histogram(histogram)
 
 
 def median_onset_gap(notes: Sequence[Note]) -> float:

@@ -19,14 +19,14 @@ Styles are the corpus folders of `gansynth corpus build-music21` (`STYLE_NAMES`)
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from gansynth.config import NSYNTH_FAMILIES, RollConfig
 from gansynth.data.gm_programs import GM_PROGRAMS
 from gansynth.errors import BadInputError
-from gansynth.score import Note, Score, TrackInfo, score_from_notes
+from gansynth.score import Note, Score, TrackInfo
 from gansynth.sequence.roll import (
     CONTINUE,
     REST,
@@ -43,6 +43,7 @@ CHOIR_PROGRAM = 52
 VOICE_NAMES = ("soprano", "alto", "tenor", "bass", "canto", "quinto", "basso", "cantus", "altus",
                "tenore", "sesto", "quintus", "bassus", "voice")
 UNKNOWN_FAMILY = len(NSYNTH_FAMILIES)  # programs without a pitched family (sound effects)
+SILENT_FAMILY = UNKNOWN_FAMILY + 1  # the instrument of a voice a piece leaves silent
 
 
 def part_program(track: TrackInfo) -> int:
@@ -59,12 +60,6 @@ def family_index(program: int) -> int:
         raise BadInputError(f"GM program {program} is not in 0..127")
     gm = GM_PROGRAMS[program]
     return gm.family_id if gm.pitched else UNKNOWN_FAMILY
-
-
-def style_of(name: str, styles: Sequence[str]) -> int:
-    """Index in `styles` of a corpus file's style (its top folder), -1 if none."""
-    top = name.split("/", 1)[0]
-    return styles.index(top) if top in styles else -1
 
 
 def resolve_style(style: str, styles: Sequence[str]) -> int:
@@ -161,17 +156,6 @@ def first_melody_track(score: Score, config: RollConfig) -> int:
     if not ranked:
         raise BadInputError(f"{score.path}: no pitched notes in MIDI {config.pitch_low}..{config.pitch_high}")
     return ranked[0].index
-
-
-def single_part(score: Score, track: int) -> Score:
-    """The score with only `track` (renumbered 0), its tempo map kept."""
-    notes = [n for n in score.notes if n.track == track]
-    name = next(t.name for t in score.tracks if t.index == track)
-    return score_from_notes([replace(n, track=0) for n in notes], path=score.path,
-                            track_names={0: name}, tempos=score.tempos)
-
-
-SILENT_FAMILY = UNKNOWN_FAMILY + 1  # the instrument of a voice a piece leaves silent
 
 
 def families_of(programs: Sequence[int] | np.ndarray) -> np.ndarray:
