@@ -10,6 +10,7 @@ only override fields, through the loading functions of `gansynth.config_io` (re-
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from gansynth.config_io import (  # noqa: F401  (re-exported)
@@ -291,6 +292,11 @@ class GANTrainConfig:
     ema_rampup: when > 0 (with ema_half_life_images), the half-life is at most ema_rampup x the
         images seen since the current stage began (StyleGAN2-ADA's ramp-up, restarted at every
         stage: a new block's weights are not averaged with their untrained start).
+    spectrum_weight: when > 0, the generator's loss adds spectrum_weight x the squared distance,
+        summed over frequency bins, between the mean normalized log magnitude per bin of the
+        generated batch and of the real batch (means over examples and frames;
+        `gansynth.losses.spectrum_loss`). It reaches the few bins at the spectrogram's edge
+        that D's convolutions barely weigh (docs/training.md).
     """
 
     batch_size: int = 8
@@ -318,6 +324,7 @@ class GANTrainConfig:
     augment: str = ""
     ema_half_life_images: int = 0
     ema_rampup: float = 0.0
+    spectrum_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -349,6 +356,8 @@ class GANTrainConfig:
         if self.ema_half_life_images < 0 or not self.ema_rampup >= 0:
             raise ConfigError(f"train.ema_half_life_images and train.ema_rampup must be >= 0, got "
                               f"{self.ema_half_life_images} and {self.ema_rampup}")
+        if not (self.spectrum_weight >= 0 and math.isfinite(self.spectrum_weight)):
+            raise ConfigError(f"train.spectrum_weight must be a finite number >= 0, got {self.spectrum_weight}")
 
 
 @dataclass(frozen=True)

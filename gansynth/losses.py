@@ -101,6 +101,23 @@ def ns_g_loss(fake_score: torch.Tensor) -> torch.Tensor:
 
 
 
+def spectrum_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Squared distance between the mean spectra of two batches, summed over frequency bins.
+
+    fake, real: (B, C, frames, bins) normalized spectrograms at the same resolution; channel 0 is
+    the log magnitude. The mean over examples and frames of channel 0 is taken per bin, in
+    float32; the result is sum_bins (mean_fake - mean_real)^2, a scalar differentiable with
+    respect to `fake` (the real batch is a constant). A generator that keeps a few bins loud
+    where real notes are silent, as at the top edge of the spectrogram, pays for every such bin,
+    however little of the image it covers.
+    """
+    if fake.dim() != 4 or fake.shape[1:] != real.shape[1:]:
+        raise ValueError(f"fake and real must be (B, C, frames, bins) alike, got {tuple(fake.shape)} "
+                         f"and {tuple(real.shape)}")
+    gap = fake[:, 0].float().mean(dim=(0, 1)) - real[:, 0].detach().float().mean(dim=(0, 1))  # (bins,)
+    return gap.pow(2).sum()
+
+
 def drift_penalty(real_score: torch.Tensor) -> torch.Tensor:
     """mean(D(real)^2): keeps the critic's output near zero. real_score: (B,). Scalar tensor."""
     return real_score.float().pow(2).mean()

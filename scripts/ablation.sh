@@ -45,13 +45,15 @@ arm_settings() {
     ns_r1) echo "$ALL train.loss=ns-r1" ;;
     projection) echo "$ALL model.projection_weight=1.0" ;;
     balance) echo "$ALL data.pitch_balance=1.0" ;;
+    spectrum) echo "$ALL train.spectrum_weight=1.0" ;;
     *) echo "unknown arm: $1" >&2; return 2 ;;
   esac
 }
 
 ARMS=("$@")
 if [ ${#ARMS[@]} -eq 0 ]; then
-  ARMS=(none all no_augment no_freq_cutout no_ema no_oversample no_schedule ns_r1 projection all_seed1)
+  ARMS=(none all no_augment no_freq_cutout spectrum all_seed1 no_ema no_oversample no_schedule ns_r1
+        projection)
 fi
 mkdir -p "$OUT"
 

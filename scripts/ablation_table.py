@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-ARMS = ["none", "all", "all_seed1", "no_augment", "no_freq_cutout", "no_ema", "no_oversample",
+ARMS = ["none", "all", "all_seed1", "no_augment", "no_freq_cutout", "spectrum", "no_ema", "no_oversample",
         "no_schedule", "ns_r1", "projection", "balance"]
 
 ROWS = [

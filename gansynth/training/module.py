@@ -40,6 +40,7 @@ from gansynth.losses import (
     gradient_penalty,
     pitch_accuracy,
     r1_penalty,
+    spectrum_loss,
 )
 from gansynth.models import build_discriminator, build_generator
 from gansynth.spectral import Normalizer
@@ -265,6 +266,9 @@ class GANSynthModule(L.LightningModule):
             fake = gen(z, fake_idx, block, alpha)
             fake_score, fake_logits = critic(fake, fake_idx)
             g_total, g_terms = generator_loss(fake_score, fake_logits, fake_idx, self.loss_weights, loss=t.loss)
+            if t.spectrum_weight > 0:
+                g_terms["spectrum"] = spectrum_loss(fake, real)
+                g_total = g_total + t.spectrum_weight * g_terms["spectrum"]
             opt_g.zero_grad(set_to_none=True)
             backward(g_total)
             opt_g.step()
@@ -281,6 +285,8 @@ class GANSynthModule(L.LightningModule):
             "real_pitch_acc": pitch_accuracy(real_logits, real_idx),
             "g_loss": g_total, "g_wgan": g_terms["wgan"], "g_pitch": g_terms["pitch"],
         }
+        if "spectrum" in g_terms:
+            metrics["g_spectrum"] = g_terms["spectrum"]
         return {k: v.detach().float() for k, v in metrics.items()}
 
     def regularize_now(self, batch: int) -> bool:

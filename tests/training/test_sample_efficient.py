@@ -13,7 +13,14 @@ import torch.nn.functional as F
 
 from gansynth.config import ExperimentConfig, config_from_dict
 from gansynth.errors import ConfigError
-from gansynth.losses import discriminator_loss, generator_loss, ns_d_loss, ns_g_loss, r1_penalty
+from gansynth.losses import (
+    discriminator_loss,
+    generator_loss,
+    ns_d_loss,
+    ns_g_loss,
+    r1_penalty,
+    spectrum_loss,
+)
 from gansynth.training.augment import augment, parse_policy
 from gansynth.training.module import GANSynthModule
 from gansynth.training.run import train
@@ -199,3 +206,38 @@ def test_pitch_balanced_sampling_with_low_octaves_oversampled(tmp_path: Path) ->
     drawn = np.concatenate([pitches[sampler.epoch_indices(e)] for e in range(4000 // sizes + 1)])
     share_low = float(np.mean(drawn == low_pitch))
     assert share_low == pytest.approx(float(boosted[pitches == low_pitch].sum()), abs=0.03)
+
+
+def test_spectrum_loss_formula_and_gradient() -> None:
+    real = torch.zeros(2, 2, 3, 4)
+    fake = torch.zeros(2, 2, 3, 4)
+    fake[:, 0, :, 3] = 1.5  # one bin loud in every frame of the generated batch
+    fake[0, 0, 0, 1] = 0.6  # one cell: bin 1's mean over 2 examples x 3 frames is 0.1
+    fake[:, 1] = 5.0  # the IF channel does not count
+    assert torch.isclose(spectrum_loss(fake, real), torch.tensor(1.5**2 + 0.1**2))
+    with pytest.raises(ValueError, match="alike"):
+        spectrum_loss(fake, real[:, :, :, :3])
+    # gradient descent on the generated batch moves its mean spectrum to the real one
+    x = fake.clone().requires_grad_(True)
+    for _ in range(50):
+        (grad,) = torch.autograd.grad(spectrum_loss(x, real), x)
+        x = (x - 0.5 * grad).detach().requires_grad_(True)
+    assert float(spectrum_loss(x.detach(), real)) < 1e-6 < float(spectrum_loss(fake, real))
+
+
+def test_spectrum_weight_adds_the_term_to_the_generator_loss() -> None:
+    plain = tiny_module()
+    weighted = tiny_module(spectrum_weight=2.0)
+    opt_g, opt_d = weighted.configure_optimizers()
+    raw = torch.randn(4, 2, 128, 1024, generator=torch.Generator().manual_seed(1)) - 4
+    pitches = torch.tensor([24, 40, 60, 84])
+    weighted.images_seen = plain.images_seen = 16
+    metrics = weighted.train_batch(raw, pitches, opt_g, opt_d, lambda loss: loss.backward())
+    aux = weighted.loss_weights.aux
+    assert float(metrics["g_spectrum"]) > 0
+    assert math.isclose(float(metrics["g_loss"]), float(metrics["g_wgan"]) + aux * float(metrics["g_pitch"])
+                        + 2.0 * float(metrics["g_spectrum"]), rel_tol=1e-5)
+    plain_g, plain_d = plain.configure_optimizers()
+    assert "g_spectrum" not in plain.train_batch(raw, pitches, plain_g, plain_d, lambda loss: loss.backward())
+    with pytest.raises(ConfigError, match="spectrum_weight"):
+        config_from_dict(ExperimentConfig, {"train": {"spectrum_weight": -1.0}})
