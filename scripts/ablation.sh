@@ -33,10 +33,14 @@ SCHED="schedule.stage_image_counts=$COUNTS"
 ALL="$LAZY $AUG $EMA $LOW $SCHED"
 
 arm_settings() {
+  # ARM_seedN: the arm ARM with train.seed=N (a repeat, to see the spread between seeds)
+  if [[ $1 =~ ^(.+)_seed([0-9]+)$ ]]; then
+    echo "$(arm_settings "${BASH_REMATCH[1]}") train.seed=${BASH_REMATCH[2]}"
+    return
+  fi
   case $1 in
     none) echo "$LAZY" ;;
     all) echo "$ALL" ;;
-    all_seed1) echo "$ALL train.seed=1" ;;
     no_augment) echo "$LAZY $EMA $LOW $SCHED" ;;
     no_freq_cutout) echo "$LAZY train.augment=time_shift,time_cutout $EMA $LOW $SCHED" ;;
     no_ema) echo "$LAZY $AUG $LOW $SCHED" ;;

@@ -2,8 +2,8 @@
 
     .venv/bin/python scripts/ablation_table.py OUT
 
-One row per figure, one column per arm that has finished (OUT/<arm>.json), in the order the
-script runs them, and a last column for the real notes. The training time of each arm comes
+One row per arm that has finished (OUT/<arm>.json; the script's arms in its order, then
+repeats such as none_seed1), one column per figure, and a last row for the real notes. The training time of each arm comes
 from OUT/<arm>.settings.
 """
 
@@ -30,23 +30,21 @@ ROWS = [
 
 
 def main(out: Path) -> int:
-    arms = [a for a in ARMS if (out / f"{a}.json").exists()]
+    found = {p.stem for p in out.glob("*.json")}
+    arms = [a for a in ARMS if a in found] + sorted(found - set(ARMS))
     if not arms:
         print(f"{out}: no finished arms (no <arm>.json)", file=sys.stderr)
         return 2
     figures = {a: json.loads((out / f"{a}.json").read_text()) for a in arms}
-    real = figures[arms[0]]["real"]
-    print("| figure | " + " | ".join(f"`{a}`" for a in arms) + " | real |")
-    print("|---|" + "---|" * (len(arms) + 1))
-    for name, cell in ROWS:
-        print(f"| {name} | " + " | ".join(cell(figures[a]["generated"]) for a in arms)
-              + f" | {cell(real)} |")
-    minutes = []
+    print("| arm | " + " | ".join(name for name, _ in ROWS) + " | training (min) |")
+    print("|---|" + "---|" * (len(ROWS) + 1))
     for a in arms:
         lines = (out / f"{a}.settings").read_text().splitlines()
         seconds = [int(x.split()[1]) for x in lines if x.startswith("train_seconds")]
-        minutes.append(f"{seconds[0] / 60:.1f}" if seconds else "?")
-    print("| training (min) | " + " | ".join(minutes) + " | |")
+        minutes = f"{seconds[0] / 60:.1f}" if seconds else "?"
+        print(f"| `{a}` | " + " | ".join(cell(figures[a]["generated"]) for _, cell in ROWS) + f" | {minutes} |")
+    real = figures[arms[0]]["real"]
+    print("| real notes | " + " | ".join(cell(real) for _, cell in ROWS) + " | |")
     return 0
 
 
