@@ -3,8 +3,8 @@
     .venv/bin/python scripts/ablation_table.py OUT
 
 One row per arm that has finished (OUT/<arm>.json; the script's arms in its order, then
-repeats such as none_seed1), one column per figure, and a last row for the real notes. The training time of each arm comes
-from OUT/<arm>.settings.
+repeats such as none_seed1), one column per figure, and a last row for the real notes. The
+training time of each arm comes from OUT/<arm>.settings.
 """
 
 from __future__ import annotations

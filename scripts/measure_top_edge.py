@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from gansynth.spectral.transform import waves_to_specgrams
+from gansynth.spectral.transform import specgrams_to_waves, waves_to_specgrams
 from gansynth.synth import Synthesizer
 
 PITCHES = [36, 48, 60, 72] * 2
@@ -50,9 +50,9 @@ def main() -> int:
         torch.manual_seed(0)
         z = torch.randn(len(PITCHES), model.latent_dim)
         pitch = torch.tensor(PITCHES)
-        with torch.no_grad():
+        with torch.no_grad():  # one generator pass: G's normalized output, then its audio
             raw = model.generator(z, pitch - model.pitch_min, model.generator.num_blocks - 1, 1.0)
-            audio = model.generate(z, pitch).numpy()
+            audio = specgrams_to_waves(model.normalizer.denormalize(raw), model.spectral).numpy()
         top = raw[:, 0, FRAMES, -8:].mean(dim=(0, 1)).numpy()
         mid, edge = band_shares(audio, model.spectral.sample_rate)
         print(f"{Path(path).name:44} {' '.join(f'{v:+.2f}' for v in top):>48}   {mid:9.4f}  {edge:9.4f}")
