@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import bisect
 import functools
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from gansynth.errors import BadInputError
 
@@ -201,6 +204,12 @@ def score_from_midi(path: str | os.PathLike[str], sustain: bool = True) -> Score
     notes.sort(key=lambda n: (n.start_s, n.track, n.pitch))
     tempos = tuple((float(t.time), float(t.qpm)) for t in sym.tempos if float(t.qpm) > 0)
     return Score(str(file), tuple(notes), tuple(tracks), tempos)
+
+
+def median_onset_gap(notes: Sequence[Note]) -> float:
+    """Median gap in seconds between consecutive distinct onset times (nan with fewer than 2)."""
+    onsets = np.unique(np.round([n.start_s for n in notes], 4))
+    return float(np.median(np.diff(onsets))) if len(onsets) > 1 else math.nan
 
 
 def score_from_notes(notes: Iterable[Note], path: str = "<notes>",

@@ -55,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     source.add_argument("--latent", default=None, metavar="random|EMB.npy",
                         help="decode random embeddings (--segments of them, from --seed) or an "
                              "embedding file written by `gansynth encode`")
+    compose.add_argument("--model-pace", action="store_true",
+                         help="with --primer: read the primer's beats as they are, not at the "
+                              "metrical level where the model keeps its pace (docs/sequence.md)")
     compose.add_argument("-o", "--output", required=True, help="output MIDI file (.mid); with "
                          "--num N > 1 or --interpolate, NAME_0.mid ... NAME_{N-1}.mid")
     compose.add_argument("--model", default=str(DEFAULT_MODEL),
@@ -238,6 +241,8 @@ def _output_paths(output: str, num: int, suffixes: tuple[str, ...]) -> list[Path
 
 
 def _compose(args: argparse.Namespace) -> int:
+    if args.model_pace and not args.primer:
+        raise BadInputError("--model-pace goes with --primer")
     if args.blend is not None or args.interpolate is not None or args.latent is not None:
         return _compose_autoencoder(args)
     if args.weights is not None:
@@ -260,7 +265,7 @@ def _compose(args: argparse.Namespace) -> int:
     synth = _render_synth(args)
     seed = checks.seed(args.seed) if args.seed is not None else secrets.randbelow(2**31)
 
-    scores = compose(loaded, options, primer=primer, num=args.num, seed=seed)
+    scores = compose(loaded, options, primer=primer, num=args.num, seed=seed, match_pace=not args.model_pace)
     _write_scores(args, scores, outputs, audio_outputs, synth, f"seed {seed}")
     return 0
 

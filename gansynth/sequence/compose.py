@@ -10,6 +10,7 @@ The Python side of `gansynth compose`; scores in and out are `gansynth.score.Sco
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ import torch
 
 from gansynth.errors import BadInputError
 from gansynth.io import check_audio_settings, write_audio
-from gansynth.score import Score, score_from_notes
+from gansynth.score import Score, median_onset_gap, score_from_notes
 from gansynth.sequence.export import SequenceModel
 from gansynth.sequence.sampling import (
     MAX_SECONDS,
@@ -48,15 +49,78 @@ def model_velocity(loaded: SequenceModel, pitch: int = 60) -> int:
     return int(table.value[best])
 
 
-def _scaled_velocities(score: Score, factor: float) -> Score:
-    notes = [replace(n, velocity=int(np.clip(round(n.velocity * factor), 1, 127))) for n in score.notes]
+# Pace matching: the metrical levels a primer can be shown at (a primer's beat counted as this
+# many of the model's beats), tried in this order (ties keep the earlier), and the probes that
+# choose one: this long, drawn with the output's seed plus PACE_PROBE_SEED, so that the output is
+# a fresh draw at the chosen level rather than the probe that chose it.
+PACE_LEVELS = (1.0, 0.5, 2.0)
+PACE_PROBE_SECONDS = 8.0
+PACE_PROBE_SAMPLES = 4
+PACE_PROBE_SEED = 7919
+
+
+def _restyled(score: Score, velocity_factor: float = 1.0, qpm: float | None = None) -> Score:
+    """The score with every velocity multiplied by velocity_factor (kept in 1..127) and / or its
+    notes (seconds unchanged) under the single tempo `qpm`."""
+    notes = [replace(n, velocity=int(np.clip(round(n.velocity * velocity_factor), 1, 127)))
+             for n in score.notes] if velocity_factor != 1.0 else list(score.notes)
     return score_from_notes(notes, path=score.path, track_names={t.index: t.name for t in score.tracks},
-                            tempos=score.tempos)
+                            tempos=[(0.0, qpm)] if qpm is not None else score.tempos)
+
+
+def _at_level(score: Score, level: float) -> Score:
+    """The score with every tempo multiplied by `level` (seconds unchanged): its beat counts
+    `level` beats."""
+    tempos = score.tempos or ((0.0, score.qpm),)
+    return score_from_notes(list(score.notes), path=score.path,
+                            track_names={t.index: t.name for t in score.tracks},
+                            tempos=[(t, q * level) for t, q in tempos])
+
+
+def _continuations(loaded: SequenceModel, options: SamplingOptions, primer: Score, level: float,
+                   velocity_factor: float, num: int, seed: int) -> list[Score]:
+    """`num` scores that start with `primer` and continue it, the primer shown to the model with
+    its velocities times velocity_factor and each of its beats counted as `level` beats;
+    returned at the primer's (starting) tempo and dynamics."""
+    tokenizer = loaded.tokenizer
+    qpm = primer.qpm * level  # the tempo at which the model's beats are played back
+    reference_seconds = options.seconds * qpm / REFERENCE_BPM  # the model's clock: 120 bpm
+    if reference_seconds > MAX_SECONDS:
+        raise BadInputError(f"{options.seconds:g} s at the primer's {primer.qpm:g} bpm is more than "
+                            f"{MAX_SECONDS:g} s of music at 120 bpm; ask for fewer seconds")
+    shown = _restyled(_at_level(primer, level), velocity_factor)
+    prefix = tokenizer.encode(shown)
+    samples = continue_tokens(loaded.model, tokenizer, prefix, replace(options, seconds=reference_seconds),
+                              num=num, seed=seed)
+    return [_restyled(tokenizer.decode(prefix + ids, qpm=qpm), 1.0 / velocity_factor, primer.qpm)
+            for ids in samples]
+
+
+def choose_pace(loaded: SequenceModel, options: SamplingOptions, primer: Score, velocity_factor: float = 1.0,
+                seed: int = 0) -> float:
+    """The metrical level (one of PACE_LEVELS) at which the model continues `primer` with the
+    primer's median gap between onsets: probe continuations at each level, and the level whose
+    median continuation gap is nearest the primer's (in ratio) wins. 1 when the primer has fewer
+    than two onset times."""
+    gap = median_onset_gap(primer.pitched_notes())
+    if not math.isfinite(gap) or gap <= 0:
+        return 1.0
+    probe = replace(options, seconds=min(options.seconds, PACE_PROBE_SECONDS))
+    end = primer.end_s - 1e-6
+    best, best_error = 1.0, math.inf
+    for level in PACE_LEVELS:
+        scores = _continuations(loaded, probe, primer, level, velocity_factor, PACE_PROBE_SAMPLES,
+                                seed + PACE_PROBE_SEED)
+        gaps = [median_onset_gap([n for n in s.notes if n.start_s >= end]) for s in scores]
+        gaps = [g for g in gaps if math.isfinite(g) and g > 0]
+        if gaps and abs(math.log(float(np.median(gaps)) / gap)) < best_error:
+            best, best_error = level, abs(math.log(float(np.median(gaps)) / gap))
+    return best
 
 
 def compose(loaded: SequenceModel, options: SamplingOptions, *, primer: Score | None = None,
             blend: tuple[Score, Score] | None = None, num: int = 1, seed: int = 0,
-            match_dynamics: bool = True) -> list[Score]:
+            match_dynamics: bool = True, match_pace: bool = True) -> list[Score]:
     """`num` new scores (one batch): free, continuing `primer` (the score starts with the
     primer), or generated from the mean LSTM state of the two `blend` pieces. Each is one piano
     track on the tokenizer's beat grid (see `EventTokenizer.decode`); the primer and blend
@@ -64,7 +128,11 @@ def compose(loaded: SequenceModel, options: SamplingOptions, *, primer: Score | 
 
     Tempo: time is counted in beats, and a continuation is played at the primer's starting tempo
     (`Score.qpm`; 120 without a primer), which the score keeps; `options.seconds` is real time at
-    that tempo. match_dynamics: the primer is shown to the model at the model's own level
+    that tempo. match_pace: the model has a pace of its own (a quarter-note chorale is continued
+    in eighths), so the primer is shown to it at the metrical level (`choose_pace`: its beat as
+    1, 1/2 or 2 of the model's beats) at which short probe continuations keep the primer's median
+    gap between onsets; the output is a fresh draw at that level, played back at the primer's
+    tempo. match_dynamics: the primer is shown to the model at the model's own level
     (`model_velocity`, by scaling its velocities so that their median lands there) and the
     output is scaled back, so a primer played softer or louder than the training corpus
     continues as well as one at its level and the continuation keeps the primer's dynamics.
@@ -76,24 +144,18 @@ def compose(loaded: SequenceModel, options: SamplingOptions, *, primer: Score | 
         if not piece.pitched_notes():
             raise BadInputError(f"{piece.path}: a primer or blend piece needs pitched notes; it "
                                 "has none (drum notes are not modelled)")
-    qpm = primer.qpm if primer is not None else REFERENCE_BPM
-    reference_seconds = options.seconds * qpm / REFERENCE_BPM  # the model's clock: 120 bpm
-    if reference_seconds > MAX_SECONDS:
-        raise BadInputError(f"{options.seconds:g} s at the primer's {qpm:g} bpm is more than "
-                            f"{MAX_SECONDS:g} s of music at 120 bpm; ask for fewer seconds")
-    model_options = replace(options, seconds=reference_seconds)
-    factor = 1.0
-    if primer is not None and match_dynamics:
-        factor = model_velocity(loaded) / float(np.median([n.velocity for n in primer.pitched_notes()]))
+    if primer is not None:
+        factor = 1.0
+        if match_dynamics:
+            factor = model_velocity(loaded) / float(np.median([n.velocity for n in primer.pitched_notes()]))
+        level = choose_pace(loaded, options, primer, factor, seed) if match_pace else 1.0
+        return _continuations(loaded, options, primer, level, factor, num, seed)
     if blend is not None:
         first, second = (tokenizer.encode(piece) for piece in blend)
-        samples = blend_tokens(loaded.model, tokenizer, first, second, model_options, num=num, seed=seed)
-        prefix: list[int] = []
+        samples = blend_tokens(loaded.model, tokenizer, first, second, options, num=num, seed=seed)
     else:
-        prefix = tokenizer.encode(_scaled_velocities(primer, factor)) if primer is not None else []
-        samples = continue_tokens(loaded.model, tokenizer, prefix, model_options, num=num, seed=seed)
-    scores = [tokenizer.decode(prefix + ids, qpm=qpm) for ids in samples]
-    return [_scaled_velocities(score, 1.0 / factor) if factor != 1.0 else score for score in scores]
+        samples = continue_tokens(loaded.model, tokenizer, [], options, num=num, seed=seed)
+    return [tokenizer.decode(ids, qpm=REFERENCE_BPM) for ids in samples]
 
 
 def render_to_audio(synth: Synthesizer, score: Score, audio_path: str | os.PathLike[str],

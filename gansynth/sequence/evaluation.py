@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from gansynth.score import Note, Score, score_from_notes
+from gansynth.score import Note, Score, median_onset_gap, score_from_notes
 from gansynth.sequence.corpus import TokenCorpus
 from gansynth.sequence.export import SequenceModel
 from gansynth.sequence.model import LstmLanguageModel
@@ -237,12 +237,6 @@ def estimate_key(notes: Sequence[Note]) -> int:
     return key_from_histogram(histogram)
 
 
-def median_onset_gap(notes: Sequence[Note]) -> float:
-    """Median gap in seconds between consecutive distinct onset times (nan with fewer than 2)."""
-    onsets = np.unique(np.round([n.start_s for n in notes], 4))
-    return float(np.median(np.diff(onsets))) if len(onsets) > 1 else math.nan
-
-
 def _restyled(primer: Score, velocity: int | None = None, qpm: float | None = None) -> Score:
     """The primer with every velocity set to `velocity` and / or its beats played at `qpm`."""
     tempo = qpm or primer.qpm
@@ -260,13 +254,14 @@ class PrimerStudy:
     """How continuations follow a primer's dynamics and tempo (`primer_study`).
 
     by_velocity: (velocity, in-key share with dynamics matching, without) per primer velocity;
-    by_tempo: (qpm, primer's median onset gap s, continuations' median gap s) per tempo.
+    by_tempo: (qpm, primer's median onset gap s, continuations' median gap s with pace
+    matching, without) per tempo.
     """
 
     key: str
     samples: int
     by_velocity: list[tuple[int, float, float]]
-    by_tempo: list[tuple[float, float, float]]
+    by_tempo: list[tuple[float, float, float, float]]
     random_in_key: float = math.nan
 
     def format(self) -> str:
@@ -275,8 +270,9 @@ class PrimerStudy:
                  "the primer repeated, in key 1.000 and gap ratio 1.00 by construction",
                  "", f"{'primer velocity':<18} {'in key (matched)':>18} {'in key (as is)':>16}"]
         lines += [f"{v:<18} {a:>18.3f} {b:>16.3f}" for v, a, b in self.by_velocity]
-        lines += ["", f"{'primer tempo (bpm)':<20} {'primer gap (s)':>15} {'continuation gap (s)':>21} {'ratio':>7}"]
-        lines += [f"{q:<20g} {p:>15.3f} {c:>21.3f} {c / p:>7.2f}" for q, p, c in self.by_tempo]
+        lines += ["", f"{'primer tempo (bpm)':<20} {'primer gap (s)':>15} {'continuation gap (s)':>21} "
+                  f"{'ratio':>7} {'ratio (as is)':>14}"]
+        lines += [f"{q:<20g} {p:>15.3f} {c:>21.3f} {c / p:>7.2f} {a / p:>14.2f}" for q, p, c, a in self.by_tempo]
         return "\n".join(lines)
 
 
@@ -284,17 +280,19 @@ def primer_study(loaded: SequenceModel, primer: Score, velocities: Sequence[int]
                  tempos: Sequence[float] = (60.0, 90.0, 120.0, 180.0), samples: int = 8,
                  seconds: float = 20.0, temperature: float = 1.0, seed: int = 0) -> PrimerStudy:
     """Continue the primer played at each velocity (every note at it), with and without dynamics
-    matching (`compose`'s match_dynamics), and at each tempo (its beats at that bpm). A
-    continuation is in key when its estimated key equals the primer's; the tempo rows compare
-    median gaps between onsets of the primer and of the continuations (notes after the primer)."""
+    matching (`compose`'s match_dynamics), and at each tempo (its beats at that bpm), with and
+    without pace matching (match_pace). A continuation is in key when its estimated key equals
+    the primer's; the tempo rows compare median gaps between onsets of the primer and of the
+    continuations (notes after the primer)."""
     from gansynth.sequence.compose import compose
     from gansynth.sequence.sampling import SamplingOptions
 
     options = SamplingOptions(seconds=seconds, temperature=temperature)
     key = estimate_key(primer.pitched_notes())
 
-    def continuations(piece: Score, match: bool) -> list[list[Note]]:
-        scores = compose(loaded, options, primer=piece, num=samples, seed=seed, match_dynamics=match)
+    def continuations(piece: Score, match: bool, pace: bool = True) -> list[list[Note]]:
+        scores = compose(loaded, options, primer=piece, num=samples, seed=seed, match_dynamics=match,
+                         match_pace=pace)
         end = piece.end_s - 1e-6
         return [[n for n in s.notes if n.start_s >= end] for s in scores]
 
@@ -307,8 +305,9 @@ def primer_study(loaded: SequenceModel, primer: Score, velocities: Sequence[int]
     by_tempo = []
     for qpm in tempos:
         piece = _restyled(primer, qpm=qpm)
-        gaps = [median_onset_gap(c) for c in continuations(piece, True)]
-        by_tempo.append((float(qpm), median_onset_gap(piece.pitched_notes()), float(np.nanmedian(gaps))))
+        gaps = [float(np.nanmedian([median_onset_gap(c) for c in continuations(piece, True, pace)]))
+                for pace in (True, False)]
+        by_tempo.append((float(qpm), median_onset_gap(piece.pitched_notes()), gaps[0], gaps[1]))
     return PrimerStudy(KEY_NAMES[key] if key >= 0 else "none", samples, by_velocity, by_tempo,
                        random_in_key=random_scale_in_key(primer, key, samples, seconds, seed))
 

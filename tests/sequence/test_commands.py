@@ -13,6 +13,8 @@ from gansynth.cli import main
 from gansynth.score import score_from_midi
 from gansynth.sequence import DEFAULT_MODEL
 from gansynth.sequence.export import load_sequence_model
+from gansynth.sequence.sampling import SamplingOptions
+from gansynth.sequence.tokenizer import EventTokenizer
 
 from .test_corpus import make_corpus
 
@@ -78,6 +80,8 @@ def test_bad_input_is_one_error_exit_2_and_no_output(tiny_model_file: Path, tmp_
         (["--model", str(tmp_path / "nope.pt")], "sequence model file not found"),
         (["--temperature", "0", *model], "temperature must be positive, got 0.0"),
         (["--top-p", "2", *model], "top_p must be in (0, 1] (1: off), got 2.0"),
+        (["--model-pace", *model], "--model-pace goes with --primer"),
+        (["--model-pace", "--blend", str(example_midi[0]), str(example_midi[1])], "--model-pace goes with --primer"),
     ]
     for args, message in cases:
         assert main(["compose", "--seconds", "2", "-o", str(out), *args]) == 2, args
@@ -222,8 +226,8 @@ def test_a_primer_keeps_its_tempo_and_dynamics(tiny_model_file: Path, example_mi
                                 tempos=[(0.0, qpm)])
 
     options = SamplingOptions(seconds=4.0)
-    fast = compose(loaded, options, primer=primer(level, 120.0), seed=3)[0]
-    slow = compose(loaded, options, primer=primer(level, 72.0), seed=3)[0]
+    fast = compose(loaded, options, primer=primer(level, 120.0), seed=3, match_pace=False)[0]
+    slow = compose(loaded, options, primer=primer(level, 72.0), seed=3, match_pace=False)[0]
     assert slow.qpm == 72.0 and fast.qpm == 120.0
     # 4 s at 72 bpm are fewer beats than 4 s at 120 bpm: the slow piece is the start of the fast one
     count = len(slow.notes)
@@ -232,6 +236,56 @@ def test_a_primer_keeps_its_tempo_and_dynamics(tiny_model_file: Path, example_mi
     assert np.allclose([n.start_s for n in slow.notes], [n.start_s * 120 / 72 for n in fast.notes[:count]])
     assert 3.0 < max(n.start_s for n in slow.notes) - primer(level, 72.0).end_s <= 4.0
 
-    soft = compose(loaded, options, primer=primer(40, 120.0), seed=3)[0]
+    soft = compose(loaded, options, primer=primer(40, 120.0), seed=3, match_pace=False)[0]
     assert [(n.pitch, n.start_s) for n in soft.notes] == [(n.pitch, n.start_s) for n in fast.notes]
     assert np.median([n.velocity for n in soft.notes]) < np.median([n.velocity for n in fast.notes]) * 0.7
+
+
+def test_pace_matching_shows_the_primer_at_another_metrical_level(tokenizer: EventTokenizer,
+                                                                  example_midi: list[Path]) -> None:
+    """At level 1/2 the model reads each of the primer's beats as half a beat: the same tokens as
+    the primer played twice as fast at its tempo; the seconds and the output tempo stay the
+    primer's. A primer with one onset time has no pace to match."""
+    from dataclasses import replace
+
+    from gansynth.score import score_from_notes
+    from gansynth.sequence.compose import _at_level, choose_pace
+
+    piece = score_from_notes(score_from_midi(example_midi[0]).pitched_notes()[:24], tempos=[(0.0, 90.0)])
+    halved = _at_level(piece, 0.5)
+    assert halved.qpm == 45.0 and halved.notes == piece.notes
+    twice_as_fast = score_from_notes([replace(n, start_s=n.start_s / 2, end_s=n.end_s / 2)
+                                      for n in piece.notes], tempos=[(0.0, 90.0)])
+    assert tokenizer.encode(halved) == tokenizer.encode(twice_as_fast)
+    loaded = load_sequence_model(DEFAULT_MODEL)
+    chord = score_from_notes([replace(n, start_s=0.0, end_s=1.0) for n in piece.notes[:3]])
+    assert choose_pace(loaded, SamplingOptions(seconds=4.0), chord) == 1.0
+
+
+def test_a_quarter_note_primer_is_continued_at_its_pace() -> None:
+    """The shipped LSTM continues a chorale in plain quarter notes with eighths (median gap half
+    the primer's); with pace matching it is shown the primer at level 1/2 and the continuation's
+    median gap comes nearer the primer's, while the output keeps the primer's tempo and notes."""
+    import math
+
+    import numpy as np
+
+    from gansynth.score import median_onset_gap
+    from gansynth.sequence.compose import choose_pace, compose
+
+    loaded = load_sequence_model(DEFAULT_MODEL)
+    primer = score_from_midi(REPO / "data" / "midi" / "chorale_bwv10_7.mid")
+    options = SamplingOptions(seconds=15.0)
+    gap = median_onset_gap(primer.pitched_notes())
+
+    def ratio(match_pace: bool) -> float:
+        scores = compose(loaded, options, primer=primer, num=8, seed=0, match_pace=match_pace)
+        assert all(s.qpm == primer.qpm for s in scores)
+        onsets = sorted({round(n.start_s, 3) for n in primer.pitched_notes()})
+        assert sorted({round(n.start_s, 3) for n in scores[0].notes if n.start_s < primer.end_s - 1e-6}) == onsets
+        end = primer.end_s - 1e-6
+        return float(np.nanmedian([median_onset_gap([n for n in s.notes if n.start_s >= end])
+                                   for s in scores])) / gap
+
+    assert choose_pace(loaded, options, primer) == 0.5
+    assert abs(math.log(ratio(True))) < abs(math.log(ratio(False)))
