@@ -39,6 +39,8 @@ def test_default_model_is_shipped_small_and_loads_strictly() -> None:
     assert torch.isfinite(audio).all()
     assert torch.equal(audio, model.generate(z, torch.tensor([48, 72])))  # eval mode, deterministic
     assert audio.abs().amax(dim=1).min() > 1e-3  # not silent
+    # issue 14: no 4-8 channel blocks at high resolution any more
+    assert min(model.config.model.channels) >= 12, model.config.model.channels
 
 
 def test_note_and_interpolate_with_the_default_model(tmp_path: Path) -> None:

@@ -167,7 +167,7 @@ def test_evaluate_timbres_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_shipped_models_find_reed_timbres_for_an_oboe() -> None:
-    """The shipped GAN and classifier (docs/evaluation.md): reed is the family they reach."""
+    """The shipped GAN and classifier (docs/evaluation.md): the search reaches a reed timbre."""
     synth = Synthesizer.load(batch_size=8)
     notes = [Note(p, 100, 0.5 * i, 0.5 * i + 0.4, track=0, program=68) for i, p in enumerate((60, 63, 66))]
     result = render_score(synth, notes, timbre_by="family", family_search=4, progress=False)
@@ -176,6 +176,8 @@ def test_shipped_models_find_reed_timbres_for_an_oboe() -> None:
     classifier = load_classifier()
     z = torch.stack([latent_from_seed(s, synth.model.latent_dim) for s in (0, int(match[1]))])
     audio = synth.model.generate(z.repeat_interleave(2, 0), torch.tensor([60, 66, 60, 66])).numpy()
-    reed = classifier.classify(audio)[1][:, classifier.families.index("reed")].reshape(2, 2).mean(1)
+    families = classifier.classify(audio)[1].reshape(2, 2, -1).mean(1)  # (seed 0 / searched, family)
+    reed = families[:, classifier.families.index("reed")]
     assert float(match[3]) == pytest.approx(reed[1], abs=0.006)
-    assert reed[1] >= reed[0] and reed[1] > 0.5  # at least the default seed 0, and clearly reed
+    # above the default seed 0, and reed is the family the classifier hears most in the searched notes
+    assert reed[1] > reed[0] and int(families[1].argmax()) == classifier.families.index("reed")

@@ -42,7 +42,7 @@ def test_recipe_must_set_data_model_and_schedule(tmp_path: Path, capsys: pytest.
     assert "does not set schedule;" in line
 
 
-@pytest.mark.parametrize("name", ["debug.yaml", "gm_small.yaml", "gansynth_paper.yaml"])
+@pytest.mark.parametrize("name", ["debug.yaml", "gm_small.yaml", "gm_wide.yaml", "gansynth_paper.yaml"])
 def test_shipped_recipes_pass_the_rule(name: str) -> None:
     recipe = str(REPO / "recipes" / name)
     check_recipe(recipe, [])
