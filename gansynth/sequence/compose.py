@@ -101,7 +101,8 @@ def choose_pace(loaded: SequenceModel, options: SamplingOptions, primer: Score, 
     """The metrical level (one of PACE_LEVELS) at which the model continues `primer` with the
     primer's median gap between onsets: probe continuations at each level, and the level whose
     median continuation gap is nearest the primer's (in ratio) wins. 1 when the primer has fewer
-    than two onset times."""
+    than two onset times; a level at which `options.seconds` would be more than MAX_SECONDS of
+    music at 120 bpm is not tried."""
     gap = median_onset_gap(primer.pitched_notes())
     if not math.isfinite(gap) or gap <= 0:
         return 1.0
@@ -109,6 +110,8 @@ def choose_pace(loaded: SequenceModel, options: SamplingOptions, primer: Score, 
     end = primer.end_s - 1e-6
     best, best_error = 1.0, math.inf
     for level in PACE_LEVELS:
+        if level != 1.0 and options.seconds * primer.qpm * level / REFERENCE_BPM > MAX_SECONDS:
+            continue  # the output would be more music than sampling allows at this level
         scores = _continuations(loaded, probe, primer, level, velocity_factor, PACE_PROBE_SAMPLES,
                                 seed + PACE_PROBE_SEED)
         gaps = [median_onset_gap([n for n in s.notes if n.start_s >= end]) for s in scores]
