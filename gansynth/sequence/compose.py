@@ -59,22 +59,24 @@ PACE_PROBE_SAMPLES = 4
 PACE_PROBE_SEED = 7919
 
 
-def _restyled(score: Score, velocity_factor: float = 1.0, qpm: float | None = None) -> Score:
+def _restyled(score: Score, velocity_factor: float = 1.0,
+              tempos: list[tuple[float, float]] | None = None) -> Score:
     """The score with every velocity multiplied by velocity_factor (kept in 1..127) and / or its
-    notes (seconds unchanged) under the single tempo `qpm`."""
+    notes (seconds unchanged) under the tempo map `tempos` (None: the score's own)."""
     notes = [replace(n, velocity=int(np.clip(round(n.velocity * velocity_factor), 1, 127)))
              for n in score.notes] if velocity_factor != 1.0 else list(score.notes)
     return score_from_notes(notes, path=score.path, track_names={t.index: t.name for t in score.tracks},
-                            tempos=[(0.0, qpm)] if qpm is not None else score.tempos)
+                            tempos=score.tempos if tempos is None else tempos)
+
+
+def _level_tempos(score: Score, level: float) -> list[tuple[float, float]]:
+    """The score's tempo map with every tempo multiplied by `level`: its beat counts `level` beats."""
+    return [(t, q * level) for t, q in score.tempos or ((0.0, score.qpm),)]
 
 
 def _at_level(score: Score, level: float) -> Score:
-    """The score with every tempo multiplied by `level` (seconds unchanged): its beat counts
-    `level` beats."""
-    tempos = score.tempos or ((0.0, score.qpm),)
-    return score_from_notes(list(score.notes), path=score.path,
-                            track_names={t.index: t.name for t in score.tracks},
-                            tempos=[(t, q * level) for t, q in tempos])
+    """The score (seconds unchanged) with each beat counted as `level` beats."""
+    return _restyled(score, tempos=_level_tempos(score, level))
 
 
 def _continuations(loaded: SequenceModel, options: SamplingOptions, primer: Score, level: float,
@@ -88,11 +90,10 @@ def _continuations(loaded: SequenceModel, options: SamplingOptions, primer: Scor
     if reference_seconds > MAX_SECONDS:
         raise BadInputError(f"{options.seconds:g} s at the primer's {primer.qpm:g} bpm is more than "
                             f"{MAX_SECONDS:g} s of music at 120 bpm; ask for fewer seconds")
-    shown = _restyled(_at_level(primer, level), velocity_factor)
-    prefix = tokenizer.encode(shown)
+    prefix = tokenizer.encode(_restyled(primer, velocity_factor, _level_tempos(primer, level)))
     samples = continue_tokens(loaded.model, tokenizer, prefix, replace(options, seconds=reference_seconds),
                               num=num, seed=seed)
-    return [_restyled(tokenizer.decode(prefix + ids, qpm=qpm), 1.0 / velocity_factor, primer.qpm)
+    return [_restyled(tokenizer.decode(prefix + ids, qpm=qpm), 1.0 / velocity_factor, [(0.0, primer.qpm)])
             for ids in samples]
 
 
@@ -116,8 +117,9 @@ def choose_pace(loaded: SequenceModel, options: SamplingOptions, primer: Score, 
                                 seed + PACE_PROBE_SEED)
         gaps = [median_onset_gap([n for n in s.notes if n.start_s >= end]) for s in scores]
         gaps = [g for g in gaps if math.isfinite(g) and g > 0]
-        if gaps and abs(math.log(float(np.median(gaps)) / gap)) < best_error:
-            best, best_error = level, abs(math.log(float(np.median(gaps)) / gap))
+        error = abs(math.log(float(np.median(gaps)) / gap)) if gaps else math.inf
+        if error < best_error:
+            best, best_error = level, error
     return best
 
 
