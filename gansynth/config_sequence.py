@@ -114,13 +114,17 @@ class SequenceDataConfig:
             raise ConfigError("data.augment_copies and data.max_files must be >= 0 and data.window >= 2")
 
 
+SEQUENCE_PRECISIONS = ("32-true", "bf16-mixed")
+
+
 @dataclass(frozen=True)
 class SequenceTrainConfig:
     """Optimization of the LSTM (AdamW, gradient clipping, time and epoch limits).
 
     max_minutes: stop after this much wall time (0: no limit); windows_per_epoch: training
     windows, drawn at random positions, between two validations (0: one pass over the tokens);
-    num_threads: torch CPU threads (0: torch's default).
+    num_threads: torch CPU threads (0: torch's default); precision: Lightning's, "32-true" or
+    "bf16-mixed" (faster on a CPU with AVX512-BF16, see docs/sequence.md).
     sample_every_epochs: write `num_samples` sample MIDI files under the run's samples/ every
     this many epochs (0: never); sample_seconds: their length (LSTM samples).
     """
@@ -138,8 +142,12 @@ class SequenceTrainConfig:
     sample_every_epochs: int = 1
     num_samples: int = 2
     sample_seconds: float = 20.0
+    precision: str = "32-true"
 
     def __post_init__(self) -> None:
+        if self.precision not in SEQUENCE_PRECISIONS:
+            raise ConfigError(f"train.precision must be one of {', '.join(SEQUENCE_PRECISIONS)}, "
+                              f"got {self.precision!r}")
         if self.sample_every_epochs < 0 or not 0 <= self.num_samples <= 64 or not 0 < self.sample_seconds <= 600:
             raise ConfigError("train.sample_every_epochs must be >= 0, train.num_samples in 0..64 and "
                               "train.sample_seconds in (0, 600]")
@@ -211,6 +219,11 @@ class AutoencoderConfig:
     input_dropout: in training, the share of the decoder's teacher-forced inputs (the previous
     step) replaced by the start embedding (word dropout, Bowman et al. 2016), so that the decoder
     leans on the embedding instead of copying its last step.
+    autoregressive: True: the decoder reads the previous step's tokens (teacher-forced in
+    training, its own output when decoding); False: it reads only the embedding and a learned
+    embedding of the step's position in the segment, so that everything it writes must come from
+    the embedding, and training and decoding see the same inputs (no exposure bias;
+    `input_dropout` has no effect).
     """
 
     embedding_dim: int = 128
@@ -223,6 +236,7 @@ class AutoencoderConfig:
     kl_weight: float = 0.1
     free_bits: float = 48.0
     input_dropout: float = 0.0
+    autoregressive: bool = True
 
     def __post_init__(self) -> None:
         _check_network(self, ("embedding_dim", "encoder_hidden", "latent_dim", "decoder_hidden",

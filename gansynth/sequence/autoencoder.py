@@ -12,7 +12,9 @@ classes. A step is embedded as the sum of one embedding per (voice, token).
 - **Decoder:** z sets the initial state of a stacked LSTM through a linear layer and tanh, and is
   also concatenated to every input. The input of step t is the embedding of step t - 1 (a start
   embedding at t = 0): the true one in training (teacher forcing; with `input_dropout`, a share
-  of them replaced by the start embedding), its own output in `generate`.
+  of them replaced by the start embedding), its own output in `generate`. Not `autoregressive`:
+  the input of step t is the start embedding plus a learned embedding of t, in training and in
+  `generate` alike, so the output depends on z alone.
   A linear head gives V x C logits per step, one softmax per voice.
 
 `generate` keeps every output valid: a voice may only hold a note while it sounds.
@@ -45,8 +47,11 @@ class SequenceAutoencoder(nn.Module):
         self.input_dropout = config.input_dropout
         self.decoder_layers = config.decoder_layers
         self.decoder_hidden = config.decoder_hidden
+        self.autoregressive = config.autoregressive
         self.embed = nn.Embedding(voices * self.classes, config.embedding_dim)
         self.start = nn.Parameter(torch.zeros(config.embedding_dim))
+        if not config.autoregressive:
+            self.position = nn.Parameter(torch.randn(steps, config.embedding_dim) * 0.02)
         self.offsets: torch.Tensor
         self.register_buffer("offsets", torch.arange(voices) * self.classes, persistent=False)
         self.encoder = nn.LSTM(config.embedding_dim, config.encoder_hidden, batch_first=True,
@@ -81,15 +86,22 @@ class SequenceAutoencoder(nn.Module):
 
     def decode_logits(self, z: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits (B, T, V, C) of the segments `tokens` (B, T, V) given z (B, latent)."""
+        if not self.autoregressive:
+            previous = (self.start + self.position[: tokens.shape[1]]).expand(tokens.shape[0], -1, -1)
+            return self._decode(z, previous).view(*tokens.shape, self.classes)
         steps = self._steps(tokens)  # (B, T, E)
         start = self.start.expand(steps.shape[0], 1, -1)
         previous = torch.cat([start, steps[:, :-1]], dim=1)
         if self.training and self.input_dropout > 0:
             dropped = torch.rand(previous.shape[:2], device=previous.device) < self.input_dropout
             previous = torch.where(dropped[..., None], self.start.expand_as(previous), previous)
-        inputs = torch.cat([previous, z[:, None].expand(-1, steps.shape[1], -1)], dim=-1)
+        return self._decode(z, previous).view(*tokens.shape, self.classes)
+
+    def _decode(self, z: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """Decoder logits (B, T, V * C) from z (B, latent) and step inputs (B, T, E)."""
+        inputs = torch.cat([inputs, z[:, None].expand(-1, inputs.shape[1], -1)], dim=-1)
         hidden, _ = self.decoder(inputs, self._initial_state(z))  # (B, T, H)
-        return self.head(self.dropout(hidden)).view(*tokens.shape, self.classes)
+        return self.head(self.dropout(hidden))
 
     def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Training pass: (logits (B, T, V, C), posterior mean, log-variance); z is drawn from the
@@ -114,6 +126,8 @@ class SequenceAutoencoder(nn.Module):
         out = torch.zeros(batch, self.steps, self.voices, dtype=torch.long, device=z.device)
         sounding = torch.zeros(batch, self.voices, dtype=torch.bool, device=z.device)
         for t in range(self.steps):
+            if not self.autoregressive:
+                step_input = (self.start + self.position[t]).expand(batch, -1)
             hidden, state = self.decoder(torch.cat([step_input, z], dim=-1)[:, None], state)
             logits = self.head(hidden[:, 0]).view(batch, self.voices, self.classes)
             logits[..., CONTINUE] = logits[..., CONTINUE].masked_fill(~sounding, float("-inf"))

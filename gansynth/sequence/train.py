@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -85,7 +85,7 @@ def fit_sequence_module(module: Any, data: Any, out: Path, train: SequenceTrainC
         gradient_clip_val=train.grad_clip or None, callbacks=[checkpoints, *callbacks],
         logger=CSVLogger(out, name="logs"), log_every_n_steps=train.log_every_n_steps,
         enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0,
-        deterministic=True)
+        deterministic=True, precision=cast(Any, train.precision))  # checked by the config
     started = time.perf_counter()
     trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume is not None else None)
     seconds = time.perf_counter() - started

@@ -17,7 +17,7 @@ from gansynth.config import (
     RollConfig,
     SequenceTrainConfig,
 )
-from gansynth.errors import BadInputError
+from gansynth.errors import BadInputError, ConfigError
 from gansynth.score import Note, score_from_midi, score_from_notes, score_to_midi
 from gansynth.sequence import DEFAULT_AUTOENCODER, embed
 from gansynth.sequence.ae_evaluation import evaluate_autoencoder
@@ -25,6 +25,7 @@ from gansynth.sequence.ae_export import export_autoencoder, load_autoencoder
 from gansynth.sequence.ae_train import SegmentSet, latent_statistics, train_autoencoder
 from gansynth.sequence.autoencoder import SequenceAutoencoder, reconstruction_loss, segment_f1
 from gansynth.sequence.roll import (
+    CONTINUE,
     HOLD,
     ONSET,
     onset_f1,
@@ -151,6 +152,31 @@ def test_generate_never_holds_a_silent_voice() -> None:
         assert not (rolls[:, :, ONSET] & ~rolls[:, :, HOLD]).any()
 
 
+def test_a_non_autoregressive_decoder_writes_from_the_embedding_alone() -> None:
+    """model.autoregressive false: the teacher-forced logits do not depend on the segment fed
+    in, and `generate` takes, step by step, the likeliest allowed token of exactly those logits,
+    so training and decoding see the same inputs."""
+    torch.manual_seed(2)
+    config = AutoencoderConfig(**{**vars(TINY.model), "autoregressive": False})
+    model = SequenceAutoencoder(ROLL.pitches, ROLL.steps, ROLL.voices, config).eval()
+    z = torch.randn(2, config.latent_dim) * 3
+    a, b = (torch.randint(0, ROLL.pitches + 2, (2, ROLL.steps, ROLL.voices)) for _ in range(2))
+    with torch.no_grad():
+        logits = model.decode_logits(z, a)
+        assert torch.equal(logits, model.decode_logits(z, b))
+    expected = torch.zeros(2, ROLL.steps, ROLL.voices, dtype=torch.long)
+    sounding = torch.zeros(2, ROLL.voices, dtype=torch.bool)
+    for t in range(ROLL.steps):
+        step = logits[:, t].clone()
+        step[..., CONTINUE] = step[..., CONTINUE].masked_fill(~sounding, float("-inf"))
+        expected[:, t] = step.argmax(dim=-1)
+        sounding = expected[:, t] >= CONTINUE
+    assert torch.equal(model.generate(z), expected)
+    autoregressive = SequenceAutoencoder(ROLL.pitches, ROLL.steps, ROLL.voices, TINY.model).eval()
+    with torch.no_grad():
+        assert not torch.equal(autoregressive.decode_logits(z, a), autoregressive.decode_logits(z, b))
+
+
 def test_voices_carry_a_chorale_and_play_back(example_midi: list[Path]) -> None:
     chorale = segments(score_roll(score_from_midi(example_midi[0]), ROLL), ROLL)
     for segment in chorale:
@@ -183,9 +209,12 @@ def test_training_writes_samples_exports_and_resumes(example_midi: list[Path], t
     loaded = load_autoencoder(result.model_path)
     assert 0.0 <= loaded.metrics["valid_f1"] <= 1.0 and loaded.metrics["epochs"] == 2.0
     longer = AutoencoderExperimentConfig(model=config.model, roll=ROLL, data=config.data,
-                                         train=SequenceTrainConfig(**{**vars(TINY.train), "max_epochs": 3}))
+                                         train=SequenceTrainConfig(**{**vars(TINY.train), "max_epochs": 3,
+                                                                      "precision": "bf16-mixed"}))
     resumed = train_autoencoder(longer, tmp_path / "run", resume=result.last_checkpoint, progress=False)
-    assert resumed.metrics["epochs"] == 3.0
+    assert resumed.metrics["epochs"] == 3.0 and 0.0 <= resumed.metrics["valid_f1"] <= 1.0
+    with pytest.raises(ConfigError, match="train.precision"):
+        SequenceTrainConfig(precision="16-mixed")
     assert (tmp_path / "run" / "samples" / "epoch_0003_random_0.mid").is_file()
 
 
