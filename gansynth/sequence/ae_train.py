@@ -64,7 +64,7 @@ from gansynth.sequence.roll import (
 )
 from gansynth.sequence.train import TrainResult, fit_sequence_module, prepare_run
 
-VALID_F1_SEGMENTS = 128  # held-out segments decoded for val_f1 after each epoch
+VALID_F1_SEGMENTS = 128  # held-out segments, evenly spaced through them, decoded for val_f1 after each epoch
 
 
 @dataclass
@@ -255,7 +255,7 @@ def train_autoencoder(config: AutoencoderExperimentConfig, out_dir: str | os.Pat
         on_corpus(corpus)
     save_config(config, out / "config.yaml")
     module = AutoencoderLightningModule(config_to_dict(config))
-    module.f1_segments = corpus.valid[:VALID_F1_SEGMENTS]
+    module.f1_segments = corpus.valid[np.unique(np.linspace(0, len(corpus.valid) - 1, VALID_F1_SEGMENTS).astype(int))]
     writer = SampleWriter(out / "samples", train.sample_every_epochs if train.num_samples else 0,
                           training_samples(config, corpus.valid))
     fit = fit_sequence_module(module, autoencoder_data(corpus, config), out, train, resume,
