@@ -3,14 +3,15 @@ and piano rolls of the auto-encoder's reconstructions, blends and interpolations
 
     .venv/bin/python scripts/plot_sequence.py [--model data/models/lstm_default.pt]
         [--primer data/midi/chorale_bwv10_7.mid] [--run runs/lstm_default] [--out-dir docs/img]
-        [--autoencoder data/models/autoencoder_default.pt] [--ae-run runs/autoencoder]
+        [--autoencoder data/models/autoencoder_default.pt] [--ae-run runs/autoencoder] [--ae-f1 F1.csv]
 
 Writes sequence_pianoroll.png (an unconditional piece, a continuation of the primer and a blend
 of the two example chorales, 20 s each, seed 0) and, with --run, sequence_training.png
 (validation perplexity per epoch from the run's CSV log). With --autoencoder:
 autoencoder_pianoroll.png (the first 16 beats of the two --blend pieces, their reconstructions,
 and the 5-step interpolation from one to the other), and with --ae-run,
-autoencoder_training.png (held-out reconstruction F1 per epoch). With --accompaniment:
+autoencoder_training.png (held-out reconstruction F1 per training step; --ae-f1 CSV adds the F1
+over all held-out segments of checkpoints, from scripts/ae_checkpoint_f1.py). With --accompaniment:
 accompaniment_pianoroll.png (data/midi/ode_to_joy.mid accompanied in each of the model's
 styles, seed 0, one color per track).
 """
@@ -55,16 +56,17 @@ def piano_roll(ax: Axes, score: Score, title: str, split: float | None = None) -
     ax.grid(alpha=0.3)
 
 
-def epoch_series(run: str, key: str) -> tuple[list[int], list[float]]:
-    """(epoch from 1, value) of every logged `key` in a run's CSV logs (all versions, in order)."""
-    epochs, values = [], []
+def logged_series(run: str, key: str, x: str = "epoch") -> tuple[list[int], list[float]]:
+    """(x, value) of every logged `key` in a run's CSV logs (all versions, in order); x: "epoch"
+    (counted from 1) or "step"."""
+    xs, values = [], []
     for log in sorted(Path(run).glob("logs/version_*/metrics.csv")):
         with log.open() as f:
             for row in csv.DictReader(f):
                 if row.get(key):
-                    epochs.append(int(row["epoch"]) + 1)
+                    xs.append(int(row["epoch"]) + 1 if x == "epoch" else int(row["step"]))
                     values.append(float(row[key]))
-    return epochs, values
+    return xs, values
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,13 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", default=str(REPO / "docs" / "img"))
     parser.add_argument("--autoencoder", default=None, help="also draw the auto-encoder's figures")
     parser.add_argument("--ae-run", default=None, help="auto-encoder run folder with logs/ (optional)")
+    parser.add_argument("--ae-f1", default=None,
+                        help="CSV of scripts/ae_checkpoint_f1.py to draw beside the --ae-run curve")
     parser.add_argument("--skip-lstm", action="store_true",
                         help="only the auto-encoder's and accompaniment's figures")
     parser.add_argument("--accompaniment", default=None, help="also draw the accompaniment figure")
     args = parser.parse_args(argv)
     out_dir = Path(args.out_dir)
     if args.autoencoder:
-        autoencoder_figures(args.autoencoder, args.blend, args.ae_run, out_dir)
+        autoencoder_figures(args.autoencoder, args.blend, args.ae_run, out_dir, args.ae_f1)
     if args.accompaniment:
         accompaniment_figure(args.accompaniment, out_dir)
     if args.skip_lstm:
@@ -117,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {out_dir / 'sequence_pianoroll.png'}")
 
     if args.run:
-        epochs, ppl = epoch_series(args.run, "val_ppl")
+        epochs, ppl = logged_series(args.run, "val_ppl")
         fig, ax = plt.subplots(figsize=(7, 3.5))
         ax.plot(epochs, ppl, "o-", label="LSTM (validation windows)")
         for key, style in (("unigram_perplexity", ":"), ("bigram_perplexity", "--")):
@@ -178,8 +182,10 @@ def accompaniment_figure(path: str, out_dir: Path) -> None:
     print(f"wrote {out_dir / 'accompaniment_pianoroll.png'}")
 
 
-def autoencoder_figures(path: str, pieces: list[str], run: str | None, out_dir: Path) -> None:
-    """autoencoder_pianoroll.png and, with a run folder, autoencoder_training.png."""
+def autoencoder_figures(path: str, pieces: list[str], run: str | None, out_dir: Path,
+                        full_f1: str | None = None) -> None:
+    """autoencoder_pianoroll.png and, with a run folder, autoencoder_training.png (with
+    `full_f1`, also the CSV of scripts/ae_checkpoint_f1.py)."""
     from gansynth.sequence import embed
     from gansynth.sequence.ae_export import load_autoencoder
 
@@ -207,14 +213,19 @@ def autoencoder_figures(path: str, pieces: list[str], run: str | None, out_dir: 
     print(f"wrote {out_dir / 'autoencoder_pianoroll.png'}")
     if not run:
         return
-    epochs, f1 = epoch_series(run, "val_f1")
+    steps, f1 = logged_series(run, "val_f1", x="step")
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.plot(epochs, f1, "o-", ms=3, label="held-out reconstruction note F1 (128 segments)")
+    ax.plot(steps, f1, "o-", ms=2, label="val_f1 after each epoch (128 held-out segments)")
+    if full_f1:
+        with open(full_f1) as f:
+            points = sorted((int(r["step"]), float(r["f1_mean"])) for r in csv.DictReader(f))
+        ax.plot([p[0] for p in points], [p[1] for p in points], "s-", ms=5, color="C3",
+                label="F1 over all held-out segments (checkpoints)")
     ax.axhline(0.8, ls="--", color="gray", label="target 0.8")
-    ax.set_xlabel(f"epoch ({loaded.config.train.windows_per_epoch} segments)")
+    ax.set_xlabel(f"training step ({loaded.config.train.batch_size} segments each)")
     ax.set_ylabel("note F1")
     ax.set_ylim(0, 1)
-    ax.legend()
+    ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     with atomic_path(out_dir / "autoencoder_training.png") as tmp:

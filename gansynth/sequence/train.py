@@ -78,11 +78,16 @@ def fit_sequence_module(module: Any, data: Any, out: Path, train: SequenceTrainC
     from lightning.pytorch.loggers import CSVLogger
 
     checkpoints = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor=monitor,
-                                  mode=mode, save_top_k=1, save_last=True)
+                                  mode=mode, save_top_k=1)
+    # Lightning's save_last only writes last.ckpt when a best checkpoint is written in the same
+    # epoch, so a run whose best epoch was early would resume from there: the latest epoch gets
+    # its own checkpoint, overwritten every epoch.
+    latest = ModelCheckpoint(dirpath=out / "checkpoints", filename="last", monitor=None, save_top_k=1,
+                             enable_version_counter=False)
     trainer = L.Trainer(
         accelerator="auto", devices=1, max_epochs=train.max_epochs,
         max_time=timedelta(minutes=train.max_minutes) if train.max_minutes else None,
-        gradient_clip_val=train.grad_clip or None, callbacks=[checkpoints, *callbacks],
+        gradient_clip_val=train.grad_clip or None, callbacks=[checkpoints, latest, *callbacks],
         logger=CSVLogger(out, name="logs"), log_every_n_steps=train.log_every_n_steps,
         enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0,
         deterministic=True, precision=cast(Any, train.precision))  # checked by the config

@@ -16,13 +16,21 @@ from gansynth.config import (
     AutoencoderExperimentConfig,
     RollConfig,
     SequenceTrainConfig,
+    config_to_dict,
 )
 from gansynth.errors import BadInputError, ConfigError
 from gansynth.score import Note, score_from_midi, score_from_notes, score_to_midi
 from gansynth.sequence import DEFAULT_AUTOENCODER, embed
 from gansynth.sequence.ae_evaluation import evaluate_autoencoder
 from gansynth.sequence.ae_export import export_autoencoder, load_autoencoder
-from gansynth.sequence.ae_train import SegmentSet, latent_statistics, train_autoencoder
+from gansynth.sequence.ae_train import (
+    AutoencoderLightningModule,
+    SegmentSet,
+    autoencoder_data,
+    build_segment_corpus,
+    latent_statistics,
+    train_autoencoder,
+)
 from gansynth.sequence.autoencoder import SequenceAutoencoder, reconstruction_loss, segment_f1
 from gansynth.sequence.roll import (
     CONTINUE,
@@ -39,6 +47,7 @@ from gansynth.sequence.roll import (
     voices_from_roll,
     voices_from_rolls,
 )
+from gansynth.sequence.train import fit_sequence_module, prepare_run
 
 ROLL = RollConfig()
 STEPS = 600
@@ -216,6 +225,27 @@ def test_training_writes_samples_exports_and_resumes(example_midi: list[Path], t
     with pytest.raises(ConfigError, match="train.precision"):
         SequenceTrainConfig(precision="16-mixed")
     assert (tmp_path / "run" / "samples" / "epoch_0003_random_0.mid").is_file()
+
+
+def test_last_checkpoint_is_the_latest_epoch_even_when_the_best_was_earlier(
+        example_midi: list[Path], tmp_path: Path) -> None:
+    """checkpoints/last.ckpt (what --resume continues from) holds the final epoch, and best.ckpt
+    the best one: here "best" is the highest held-out loss, the first epoch's."""
+    corpus_dir = tmp_path / "corpus"
+    corpus_dir.mkdir()
+    for p in example_midi:
+        (corpus_dir / p.name).write_bytes(p.read_bytes())
+    config = AutoencoderExperimentConfig(model=TINY.model, roll=ROLL,
+                                         train=SequenceTrainConfig(**{**vars(TINY.train), "max_epochs": 3}),
+                                         data=AutoencoderDataConfig(midi_dir=str(corpus_dir), valid_fraction=0.3))
+    out = prepare_run(tmp_path / "run", config.train, None)
+    module = AutoencoderLightningModule(config_to_dict(config))
+    fit = fit_sequence_module(module, autoencoder_data(build_segment_corpus(config), config), out,
+                              config.train, None, False, monitor="val_loss", mode="max")
+    last, best = (torch.load(out / "checkpoints" / name, map_location="cpu", weights_only=False)
+                  for name in ("last.ckpt", "best.ckpt"))
+    assert last["global_step"] == fit.steps and last["epoch"] == 2
+    assert best["global_step"] < fit.steps
 
 
 def test_transposed_draws_stay_in_range(fitted: tuple[SequenceAutoencoder, np.ndarray]) -> None:
