@@ -124,7 +124,9 @@ class SequenceTrainConfig:
     max_minutes: stop after this much wall time (0: no limit); windows_per_epoch: training
     windows, drawn at random positions, between two validations (0: one pass over the tokens);
     num_threads: torch CPU threads (0: torch's default); precision: Lightning's, "32-true" or
-    "bf16-mixed" (faster on a CPU with AVX512-BF16, see docs/sequence.md).
+    "bf16-mixed" (faster on a CPU with AVX512-BF16, see docs/sequence.md); lr_patience: epochs
+    without a lower held-out loss before the learning rate is halved (the auto-encoder and the
+    accompaniment model; the LSTM's schedule is its own).
     sample_every_epochs: write `num_samples` sample MIDI files under the run's samples/ every
     this many epochs (0: never); sample_seconds: their length (LSTM samples).
     """
@@ -143,6 +145,7 @@ class SequenceTrainConfig:
     num_samples: int = 2
     sample_seconds: float = 20.0
     precision: str = "32-true"
+    lr_patience: int = 2
 
     def __post_init__(self) -> None:
         if self.precision not in SEQUENCE_PRECISIONS:
@@ -157,6 +160,8 @@ class SequenceTrainConfig:
         if self.learning_rate <= 0 or self.weight_decay < 0 or self.grad_clip < 0:
             raise ConfigError("train.learning_rate must be > 0, train.weight_decay and "
                               "train.grad_clip >= 0")
+        if self.lr_patience < 0:
+            raise ConfigError(f"train.lr_patience must be >= 0, got {self.lr_patience}")
         if self.max_minutes < 0 or self.num_threads < 0:
             raise ConfigError("train.max_minutes and train.num_threads must be >= 0 (0: no limit / default)")
 

@@ -218,7 +218,7 @@ class AccompanimentLightningModule(L.LightningModule):
         self.log("val_loss", sum(v for v, _ in self._val) / count, prog_bar=True)
 
     def configure_optimizers(self) -> Any:
-        return plateau_adamw(self.model.parameters(), self.config.train, patience=2)
+        return plateau_adamw(self.model.parameters(), self.config.train)
 
 
 def segments_score(melody: np.ndarray, accompaniment: np.ndarray, programs: list[int],

@@ -192,7 +192,7 @@ class AutoencoderLightningModule(L.LightningModule):
             self.log("val_f1", f1, prog_bar=True)
 
     def configure_optimizers(self) -> Any:
-        return plateau_adamw(self.model.parameters(), self.config.train, patience=2)
+        return plateau_adamw(self.model.parameters(), self.config.train)
 
 
 @torch.no_grad()

@@ -80,12 +80,11 @@ class SplitDataModule(L.LightningDataModule):
         return DataLoader(self.valid_set, batch_size=self.batch_size, shuffle=False)
 
 
-def plateau_adamw(parameters: Iterable[torch.nn.Parameter], train: SequenceTrainConfig,
-                  patience: int) -> dict[str, Any]:
+def plateau_adamw(parameters: Iterable[torch.nn.Parameter], train: SequenceTrainConfig) -> dict[str, Any]:
     """Lightning's optimizer dict: AdamW at `train.learning_rate` with `train.weight_decay`, the
-    learning rate halved when val_loss has not improved for `patience` epochs."""
+    learning rate halved when val_loss has not improved for `train.lr_patience` epochs."""
     optimizer = torch.optim.AdamW(parameters, lr=train.learning_rate, weight_decay=train.weight_decay)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=patience)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=train.lr_patience)
     return {"optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss", "interval": "epoch"}}
 

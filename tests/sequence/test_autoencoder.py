@@ -32,6 +32,7 @@ from gansynth.sequence.ae_train import (
     train_autoencoder,
 )
 from gansynth.sequence.autoencoder import SequenceAutoencoder, reconstruction_loss, segment_f1
+from gansynth.sequence.lightning import plateau_adamw
 from gansynth.sequence.roll import (
     CONTINUE,
     HOLD,
@@ -246,6 +247,14 @@ def test_last_checkpoint_is_the_latest_epoch_even_when_the_best_was_earlier(
                   for name in ("last.ckpt", "best.ckpt"))
     assert last["global_step"] == fit.steps and last["epoch"] == 2
     assert best["global_step"] < fit.steps
+
+
+def test_the_learning_rate_patience_is_data() -> None:
+    optimizer = plateau_adamw([torch.nn.Parameter(torch.zeros(1))], SequenceTrainConfig(lr_patience=7))
+    assert optimizer["lr_scheduler"]["scheduler"].patience == 7
+    assert plateau_adamw([torch.nn.Parameter(torch.zeros(1))], TINY.train)["lr_scheduler"]["scheduler"].patience == 2
+    with pytest.raises(ConfigError, match="lr_patience"):
+        SequenceTrainConfig(lr_patience=-1)
 
 
 def test_transposed_draws_stay_in_range(fitted: tuple[SequenceAutoencoder, np.ndarray]) -> None:
