@@ -15,8 +15,7 @@ import csv
 import sys
 from pathlib import Path
 
-import torch
-
+from gansynth.model_file import load_plain
 from gansynth.sequence.ae_train import AutoencoderLightningModule, build_segment_corpus
 from gansynth.sequence.autoencoder import segment_f1
 
@@ -30,10 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     corpus = None
     rows = []
     for path in args.checkpoints:
-        module = AutoencoderLightningModule.load_from_checkpoint(path, map_location="cpu")
+        payload = load_plain(path, "Lightning checkpoint")  # read once: weights, config and step
+        module = AutoencoderLightningModule(payload["hyper_parameters"]["config"])
+        module.load_state_dict(payload["state_dict"])
         if corpus is None:  # the split depends only on the corpus and data settings
             corpus = build_segment_corpus(module.config, args.corpus)
-        step = int(torch.load(path, map_location="cpu", weights_only=False)["global_step"])
+        step = int(payload["global_step"])
         mean, pooled = segment_f1(module.model.eval(), corpus.valid)
         rows.append((step, mean, pooled))
         print(f"{path}: step {step}, F1 {mean:.3f} averaged over {len(corpus.valid)} segments, "

@@ -79,6 +79,12 @@ def _at_level(score: Score, level: float) -> Score:
     return _restyled(score, tempos=_level_tempos(score, level))
 
 
+def _reference_seconds(seconds: float, primer: Score, level: float) -> float:
+    """`seconds` at the primer's tempo, each of its beats read as `level` beats, in seconds of
+    the model's clock (REFERENCE_BPM)."""
+    return seconds * primer.qpm * level / REFERENCE_BPM
+
+
 def _continuations(loaded: SequenceModel, options: SamplingOptions, primer: Score, level: float,
                    velocity_factor: float, num: int, seed: int) -> list[Score]:
     """`num` scores that start with `primer` and continue it, the primer shown to the model with
@@ -86,7 +92,7 @@ def _continuations(loaded: SequenceModel, options: SamplingOptions, primer: Scor
     returned at the primer's (starting) tempo and dynamics."""
     tokenizer = loaded.tokenizer
     qpm = primer.qpm * level  # the tempo at which the model's beats are played back
-    reference_seconds = options.seconds * qpm / REFERENCE_BPM  # the model's clock: 120 bpm
+    reference_seconds = _reference_seconds(options.seconds, primer, level)
     if reference_seconds > MAX_SECONDS:
         raise BadInputError(f"{options.seconds:g} s at the primer's {primer.qpm:g} bpm is more than "
                             f"{MAX_SECONDS:g} s of music at 120 bpm; ask for fewer seconds")
@@ -111,7 +117,7 @@ def choose_pace(loaded: SequenceModel, options: SamplingOptions, primer: Score, 
     end = primer.end_s - 1e-6
     best, best_error = 1.0, math.inf
     for level in PACE_LEVELS:
-        if level != 1.0 and options.seconds * primer.qpm * level / REFERENCE_BPM > MAX_SECONDS:
+        if level != 1.0 and _reference_seconds(options.seconds, primer, level) > MAX_SECONDS:
             continue  # the output would be more music than sampling allows at this level
         scores = _continuations(loaded, probe, primer, level, velocity_factor, PACE_PROBE_SAMPLES,
                                 seed + PACE_PROBE_SEED)

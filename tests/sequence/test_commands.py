@@ -10,7 +10,7 @@ import torch
 from symusic import Score
 
 from gansynth.cli import main
-from gansynth.score import score_from_midi
+from gansynth.score import Note, score_from_midi
 from gansynth.sequence import DEFAULT_MODEL
 from gansynth.sequence.export import load_sequence_model
 from gansynth.sequence.sampling import SamplingOptions
@@ -262,8 +262,6 @@ def test_pace_matching_shows_the_primer_at_another_metrical_level(tokenizer: Eve
     assert choose_pace(loaded, SamplingOptions(seconds=4.0), chord) == 1.0
     # sixteenth notes at 180 bpm: the model keeps their pace reading each beat as two (level 2);
     # but 1,500 s at level 2 would be 4,500 s of music at 120 bpm, over MAX_SECONDS: not tried
-    from gansynth.score import Note
-
     step = 60 / 180 / 4
     run = score_from_notes([Note(60 + (0, 2, 4, 5, 7, 9, 11, 12)[i % 8], 90, i * step, (i + 1) * step)
                             for i in range(64)], tempos=[(0.0, 180.0)])
