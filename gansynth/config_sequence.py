@@ -115,6 +115,7 @@ class SequenceDataConfig:
 
 
 SEQUENCE_PRECISIONS = ("32-true", "bf16-mixed")
+LR_SCHEDULES = ("plateau", "cosine")
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,10 @@ class SequenceTrainConfig:
     num_threads: torch CPU threads (0: torch's default); precision: Lightning's, "32-true" or
     "bf16-mixed" (faster on a CPU with AVX512-BF16, see docs/sequence.md); lr_patience: epochs
     without a lower held-out loss before the learning rate is halved (the auto-encoder and the
-    accompaniment model; the LSTM's schedule is its own).
+    accompaniment model; the LSTM's schedule is its own). lr_schedule: "plateau" (halved on
+    plateaus, as above) or "cosine" (a half cosine from learning_rate down to
+    learning_rate x lr_final over the steps of max_epochs; a max_minutes stop before the last
+    epoch leaves it part-way).
     sample_every_epochs: write `num_samples` sample MIDI files under the run's samples/ every
     this many epochs (0: never); sample_seconds: their length (LSTM samples).
     """
@@ -146,6 +150,8 @@ class SequenceTrainConfig:
     sample_seconds: float = 20.0
     precision: str = "32-true"
     lr_patience: int = 2
+    lr_schedule: str = "plateau"
+    lr_final: float = 0.01
 
     def __post_init__(self) -> None:
         if self.precision not in SEQUENCE_PRECISIONS:
@@ -162,6 +168,11 @@ class SequenceTrainConfig:
                               "train.grad_clip >= 0")
         if self.lr_patience < 0:
             raise ConfigError(f"train.lr_patience must be >= 0, got {self.lr_patience}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"train.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
+                              f"got {self.lr_schedule!r}")
+        if not 0 <= self.lr_final <= 1:
+            raise ConfigError(f"train.lr_final must be in [0, 1], got {self.lr_final}")
         if self.max_minutes < 0 or self.num_threads < 0:
             raise ConfigError("train.max_minutes and train.num_threads must be >= 0 (0: no limit / default)")
 

@@ -47,7 +47,7 @@ from gansynth.score import Score, score_from_notes
 from gansynth.sequence.acc_export import build_accompaniment, export_accompaniment
 from gansynth.sequence.accompaniment import AccompanimentNet, accompaniment_loss
 from gansynth.sequence.corpus import read_midi_folder, split_files
-from gansynth.sequence.lightning import SampleWriter, SplitDataModule, plateau_adamw
+from gansynth.sequence.lightning import SampleWriter, SplitDataModule, scheduled_adamw
 from gansynth.sequence.parts import (
     STYLE_NAMES,
     cut_voices,
@@ -218,7 +218,8 @@ class AccompanimentLightningModule(L.LightningModule):
         self.log("val_loss", sum(v for v, _ in self._val) / count, prog_bar=True)
 
     def configure_optimizers(self) -> Any:
-        return plateau_adamw(self.model.parameters(), self.config.train)
+        return scheduled_adamw(self.model.parameters(), self.config.train,
+                               int(self.trainer.estimated_stepping_batches))
 
 
 def segments_score(melody: np.ndarray, accompaniment: np.ndarray, programs: list[int],

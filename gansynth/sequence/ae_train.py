@@ -53,7 +53,7 @@ from gansynth.sequence.autoencoder import (
     segment_f1,
 )
 from gansynth.sequence.corpus import read_midi_folder, split_files
-from gansynth.sequence.lightning import SampleWriter, SplitDataModule, plateau_adamw
+from gansynth.sequence.lightning import SampleWriter, SplitDataModule, scheduled_adamw
 from gansynth.sequence.roll import (
     ONSET,
     rolls_to_score,
@@ -192,7 +192,8 @@ class AutoencoderLightningModule(L.LightningModule):
             self.log("val_f1", f1, prog_bar=True)
 
     def configure_optimizers(self) -> Any:
-        return plateau_adamw(self.model.parameters(), self.config.train)
+        return scheduled_adamw(self.model.parameters(), self.config.train,
+                               int(self.trainer.estimated_stepping_batches))
 
 
 @torch.no_grad()

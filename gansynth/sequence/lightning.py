@@ -80,10 +80,21 @@ class SplitDataModule(L.LightningDataModule):
         return DataLoader(self.valid_set, batch_size=self.batch_size, shuffle=False)
 
 
-def plateau_adamw(parameters: Iterable[torch.nn.Parameter], train: SequenceTrainConfig) -> dict[str, Any]:
-    """Lightning's optimizer dict: AdamW at `train.learning_rate` with `train.weight_decay`, the
-    learning rate halved when val_loss has not improved for `train.lr_patience` epochs."""
+def scheduled_adamw(parameters: Iterable[torch.nn.Parameter], train: SequenceTrainConfig,
+                    total_steps: int) -> dict[str, Any]:
+    """Lightning's optimizer dict: AdamW at `train.learning_rate` with `train.weight_decay` and
+    the schedule `train.lr_schedule`: "plateau" halves the rate when val_loss has not improved
+    for `train.lr_patience` epochs; "cosine" lowers it along a half cosine to
+    learning_rate x lr_final over `total_steps` optimizer steps (then holds it)."""
     optimizer = torch.optim.AdamW(parameters, lr=train.learning_rate, weight_decay=train.weight_decay)
+    if train.lr_schedule == "cosine":
+        horizon, final = max(1, total_steps), train.lr_final
+
+        def factor(step: int) -> float:
+            return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * min(step, horizon) / horizon))
+
+        cosine = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=train.lr_patience)
     return {"optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss", "interval": "epoch"}}

@@ -32,7 +32,7 @@ from gansynth.sequence.ae_train import (
     train_autoencoder,
 )
 from gansynth.sequence.autoencoder import SequenceAutoencoder, reconstruction_loss, segment_f1
-from gansynth.sequence.lightning import plateau_adamw
+from gansynth.sequence.lightning import scheduled_adamw
 from gansynth.sequence.roll import (
     CONTINUE,
     HOLD,
@@ -250,11 +250,52 @@ def test_last_checkpoint_is_the_latest_epoch_even_when_the_best_was_earlier(
 
 
 def test_the_learning_rate_patience_is_data() -> None:
-    optimizer = plateau_adamw([torch.nn.Parameter(torch.zeros(1))], SequenceTrainConfig(lr_patience=7))
+    optimizer = scheduled_adamw([torch.nn.Parameter(torch.zeros(1))], SequenceTrainConfig(lr_patience=7), 100)
     assert optimizer["lr_scheduler"]["scheduler"].patience == 7
-    assert plateau_adamw([torch.nn.Parameter(torch.zeros(1))], TINY.train)["lr_scheduler"]["scheduler"].patience == 2
+    plain = scheduled_adamw([torch.nn.Parameter(torch.zeros(1))], TINY.train, 100)
+    assert plain["lr_scheduler"]["scheduler"].patience == 2
     with pytest.raises(ConfigError, match="lr_patience"):
         SequenceTrainConfig(lr_patience=-1)
+
+
+def test_the_cosine_schedule_falls_from_the_rate_to_its_final_share_over_the_run() -> None:
+    train = SequenceTrainConfig(learning_rate=0.01, lr_schedule="cosine", lr_final=0.05)
+    setup = scheduled_adamw([torch.nn.Parameter(torch.zeros(1))], train, 40)
+    optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
+    assert setup["lr_scheduler"]["interval"] == "step"
+    rates = []
+    for _ in range(50):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[0] == pytest.approx(0.01)
+    assert rates[20] == pytest.approx(0.01 * (0.05 + 0.95 * 0.5))
+    assert rates[40] == pytest.approx(0.0005) and rates[49] == pytest.approx(0.0005)
+    assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        SequenceTrainConfig(lr_schedule="linear")
+    with pytest.raises(ConfigError, match="lr_final"):
+        SequenceTrainConfig(lr_final=1.5)
+
+
+def test_a_cosine_run_ends_at_the_final_rate(example_midi: list[Path], tmp_path: Path) -> None:
+    """The horizon is the run's own step count (max_epochs), so the last step is at lr_final."""
+    corpus_dir = tmp_path / "corpus"
+    corpus_dir.mkdir()
+    for p in example_midi:
+        (corpus_dir / p.name).write_bytes(p.read_bytes())
+    train = SequenceTrainConfig(**{**vars(TINY.train), "lr_schedule": "cosine", "lr_final": 0.1,
+                                   "num_samples": 0})
+    config = AutoencoderExperimentConfig(model=TINY.model, roll=ROLL, train=train,
+                                         data=AutoencoderDataConfig(midi_dir=str(corpus_dir), valid_fraction=0.3))
+    out = prepare_run(tmp_path / "run", config.train, None)
+    module = AutoencoderLightningModule(config_to_dict(config))
+    fit = fit_sequence_module(module, autoencoder_data(build_segment_corpus(config), config), out,
+                              config.train, None, False, monitor="val_loss", mode="min")
+    assert fit.steps > 2
+    last = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert last["lr_schedulers"][0]["last_epoch"] == fit.steps
+    assert last["optimizer_states"][0]["param_groups"][0]["lr"] == pytest.approx(train.learning_rate * 0.1)
 
 
 def test_transposed_draws_stay_in_range(fitted: tuple[SequenceAutoencoder, np.ndarray]) -> None:
