@@ -239,7 +239,9 @@ class AutoencoderConfig:
     training, its own output when decoding); False: it reads only the embedding and a learned
     embedding of the step's position in the segment, so that everything it writes must come from
     the embedding, and training and decoding see the same inputs (no exposure bias;
-    `input_dropout` has no effect).
+    `input_dropout` has no effect). position_input: the autoregressive decoder's input of step t
+    also gets a learned embedding of t (the grid position in the segment, so the decoder need not
+    count steps to place notes on the beat); dropped inputs keep it.
     """
 
     embedding_dim: int = 128
@@ -253,6 +255,7 @@ class AutoencoderConfig:
     free_bits: float = 48.0
     input_dropout: float = 0.0
     autoregressive: bool = True
+    position_input: bool = False
 
     def __post_init__(self) -> None:
         _check_network(self, ("embedding_dim", "encoder_hidden", "latent_dim", "decoder_hidden",

@@ -14,7 +14,8 @@ classes. A step is embedded as the sum of one embedding per (voice, token).
   embedding at t = 0): the true one in training (teacher forcing; with `input_dropout`, a share
   of them replaced by the start embedding), its own output in `generate`. Not `autoregressive`:
   the input of step t is the start embedding plus a learned embedding of t, in training and in
-  `generate` alike, so the output depends on z alone.
+  `generate` alike, so the output depends on z alone. With `position_input`, the autoregressive
+  decoder's input of step t is the previous step's embedding plus that learned embedding of t.
   A linear head gives V x C logits per step, one softmax per voice.
 
 `generate` keeps every output valid: a voice may only hold a note while it sounds.
@@ -48,9 +49,10 @@ class SequenceAutoencoder(nn.Module):
         self.decoder_layers = config.decoder_layers
         self.decoder_hidden = config.decoder_hidden
         self.autoregressive = config.autoregressive
+        self.position_input = config.autoregressive and config.position_input
         self.embed = nn.Embedding(voices * self.classes, config.embedding_dim)
         self.start = nn.Parameter(torch.zeros(config.embedding_dim))
-        if not config.autoregressive:
+        if not config.autoregressive or self.position_input:
             self.position = nn.Parameter(torch.randn(steps, config.embedding_dim) * 0.02)
         self.offsets: torch.Tensor
         self.register_buffer("offsets", torch.arange(voices) * self.classes, persistent=False)
@@ -95,6 +97,8 @@ class SequenceAutoencoder(nn.Module):
         if self.training and self.input_dropout > 0:
             dropped = torch.rand(previous.shape[:2], device=previous.device) < self.input_dropout
             previous = torch.where(dropped[..., None], self.start.expand_as(previous), previous)
+        if self.position_input:
+            previous = previous + self.position[: tokens.shape[1]]
         return self._decode(z, previous).view(*tokens.shape, self.classes)
 
     def _decode(self, z: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
@@ -128,6 +132,8 @@ class SequenceAutoencoder(nn.Module):
         for t in range(self.steps):
             if not self.autoregressive:
                 step_input = (self.start + self.position[t]).expand(batch, -1)
+            elif self.position_input:
+                step_input = step_input + self.position[t]
             hidden, state = self.decoder(torch.cat([step_input, z], dim=-1)[:, None], state)
             logits = self.head(hidden[:, 0]).view(batch, self.voices, self.classes)
             logits[..., CONTINUE] = logits[..., CONTINUE].masked_fill(~sounding, float("-inf"))

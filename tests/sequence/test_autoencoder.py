@@ -187,6 +187,34 @@ def test_a_non_autoregressive_decoder_writes_from_the_embedding_alone() -> None:
         assert not torch.equal(autoregressive.decode_logits(z, a), autoregressive.decode_logits(z, b))
 
 
+def test_the_position_input_is_seen_alike_in_training_and_decoding() -> None:
+    """model.position_input: `generate`'s greedy output, fed back teacher-forced, gives logits
+    whose allowed argmax is that output again (training and decoding add the same position
+    embedding), and the position changes what the decoder writes."""
+    torch.manual_seed(3)
+    config = AutoencoderConfig(**{**vars(TINY.model), "position_input": True})
+    model = SequenceAutoencoder(ROLL.pitches, ROLL.steps, ROLL.voices, config).eval()
+    with torch.no_grad():
+        model.position.normal_(0.0, 1.0)
+    z = torch.randn(2, config.latent_dim) * 3
+    out = model.generate(z)
+    with torch.no_grad():
+        logits = model.decode_logits(z, out)
+    sounding = torch.zeros(2, ROLL.voices, dtype=torch.bool)
+    for t in range(ROLL.steps):
+        step = logits[:, t].clone()
+        step[..., CONTINUE] = step[..., CONTINUE].masked_fill(~sounding, float("-inf"))
+        assert torch.equal(step.argmax(dim=-1), out[:, t])
+        sounding = out[:, t] >= CONTINUE
+    with torch.no_grad():
+        position = model.position.clone()
+        model.position.zero_()
+        assert not torch.equal(model.decode_logits(z, out), logits)
+        model.position.copy_(position)
+    plain = SequenceAutoencoder(ROLL.pitches, ROLL.steps, ROLL.voices, TINY.model)
+    assert not hasattr(plain, "position")
+
+
 def test_voices_carry_a_chorale_and_play_back(example_midi: list[Path]) -> None:
     chorale = segments(score_roll(score_from_midi(example_midi[0]), ROLL), ROLL)
     for segment in chorale:
