@@ -258,6 +258,10 @@ def train(config: ExperimentConfig, resume: bool | str | os.PathLike[str] = Fals
                 if stop.signum is None and not trainer.received_sigterm:
                     raise
                 stop.signum = stop.signum if stop.signum is not None else signal.SIGTERM
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # DDP: left to the interpreter's exit, gloo's worker threads can abort it (SIGABRT,
+        # "terminate called without an active exception"); every rank gets here after fit
+        torch.distributed.destroy_process_group()
     if not module.progress().done:
         saved = paths["last"] if saver.saved_at > 0 and paths["last"].is_file() else None
         raise TrainingInterrupted(stop.signum, saver.saved_at if saved else module.images_seen,

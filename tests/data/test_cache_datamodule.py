@@ -147,6 +147,7 @@ if __name__ == "__main__":
     trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_epochs=1, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(Probe(), datamodule=dm)
+    torch.distributed.destroy_process_group()  # as gansynth.training.run does after fit
 """
 
 
