@@ -48,7 +48,7 @@ from gansynth.sequence.roll import (
     voices_from_roll,
     voices_from_rolls,
 )
-from gansynth.sequence.train import fit_sequence_module, prepare_run
+from gansynth.sequence.train import FitOutcome, fit_sequence_module, prepare_run
 
 ROLL = RollConfig()
 STEPS = 600
@@ -232,11 +232,25 @@ def test_a_fitted_autoencoder_reconstructs_its_segments(fitted: tuple[SequenceAu
     assert segment_f1(untrained, rolls)[0] < 0.2
 
 
-def test_training_writes_samples_exports_and_resumes(example_midi: list[Path], tmp_path: Path) -> None:
-    corpus_dir = tmp_path / "corpus"
-    corpus_dir.mkdir()
+@pytest.fixture
+def corpus_dir(example_midi: list[Path], tmp_path: Path) -> Path:
+    """A MIDI folder holding copies of the example pieces."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
     for p in example_midi:
-        (corpus_dir / p.name).write_bytes(p.read_bytes())
+        (folder / p.name).write_bytes(p.read_bytes())
+    return folder
+
+
+def _fit(config: AutoencoderExperimentConfig, run: Path, mode: str) -> tuple[Path, FitOutcome]:
+    """Fit the auto-encoder module of `config` into `run`, val_loss choosing best.ckpt by `mode`."""
+    out = prepare_run(run, config.train, None)
+    module = AutoencoderLightningModule(config_to_dict(config))
+    return out, fit_sequence_module(module, autoencoder_data(build_segment_corpus(config), config), out,
+                                    config.train, None, False, monitor="val_loss", mode=mode)
+
+
+def test_training_writes_samples_exports_and_resumes(corpus_dir: Path, tmp_path: Path) -> None:
     config = AutoencoderExperimentConfig(model=TINY.model, roll=ROLL, train=TINY.train,
                                          data=AutoencoderDataConfig(midi_dir=str(corpus_dir),
                                                                     valid_fraction=0.3))
@@ -257,20 +271,13 @@ def test_training_writes_samples_exports_and_resumes(example_midi: list[Path], t
 
 
 def test_last_checkpoint_is_the_latest_epoch_even_when_the_best_was_earlier(
-        example_midi: list[Path], tmp_path: Path) -> None:
+        corpus_dir: Path, tmp_path: Path) -> None:
     """checkpoints/last.ckpt (what --resume continues from) holds the final epoch, and best.ckpt
     the best one: here "best" is the highest held-out loss, the first epoch's."""
-    corpus_dir = tmp_path / "corpus"
-    corpus_dir.mkdir()
-    for p in example_midi:
-        (corpus_dir / p.name).write_bytes(p.read_bytes())
     config = AutoencoderExperimentConfig(model=TINY.model, roll=ROLL,
                                          train=SequenceTrainConfig(**{**vars(TINY.train), "max_epochs": 3}),
                                          data=AutoencoderDataConfig(midi_dir=str(corpus_dir), valid_fraction=0.3))
-    out = prepare_run(tmp_path / "run", config.train, None)
-    module = AutoencoderLightningModule(config_to_dict(config))
-    fit = fit_sequence_module(module, autoencoder_data(build_segment_corpus(config), config), out,
-                              config.train, None, False, monitor="val_loss", mode="max")
+    out, fit = _fit(config, tmp_path / "run", mode="max")
     last, best = (torch.load(out / "checkpoints" / name, map_location="cpu", weights_only=False)
                   for name in ("last.ckpt", "best.ckpt"))
     assert last["global_step"] == fit.steps and last["epoch"] == 2
@@ -306,20 +313,13 @@ def test_the_cosine_schedule_falls_from_the_rate_to_its_final_share_over_the_run
         SequenceTrainConfig(lr_final=1.5)
 
 
-def test_a_cosine_run_ends_at_the_final_rate(example_midi: list[Path], tmp_path: Path) -> None:
+def test_a_cosine_run_ends_at_the_final_rate(corpus_dir: Path, tmp_path: Path) -> None:
     """The horizon is the run's own step count (max_epochs), so the last step is at lr_final."""
-    corpus_dir = tmp_path / "corpus"
-    corpus_dir.mkdir()
-    for p in example_midi:
-        (corpus_dir / p.name).write_bytes(p.read_bytes())
     train = SequenceTrainConfig(**{**vars(TINY.train), "lr_schedule": "cosine", "lr_final": 0.1,
                                    "num_samples": 0})
     config = AutoencoderExperimentConfig(model=TINY.model, roll=ROLL, train=train,
                                          data=AutoencoderDataConfig(midi_dir=str(corpus_dir), valid_fraction=0.3))
-    out = prepare_run(tmp_path / "run", config.train, None)
-    module = AutoencoderLightningModule(config_to_dict(config))
-    fit = fit_sequence_module(module, autoencoder_data(build_segment_corpus(config), config), out,
-                              config.train, None, False, monitor="val_loss", mode="min")
+    out, fit = _fit(config, tmp_path / "run", mode="min")
     assert fit.steps > 2
     last = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert last["lr_schedulers"][0]["last_epoch"] == fit.steps
