@@ -4,7 +4,9 @@ evaluate-sequence --autoencoder`).
 - **Reconstruction:** each held-out segment is encoded (posterior mean) and decoded at
   temperature 0; note F1 against the original, a note matching when its pitch is the same and
   its onset within one grid step (`roll.onset_f1`). Reported as the mean over segments and
-  pooled over all notes.
+  pooled over all notes; by group of pieces (e.g. the corpus's top folders) when groups are
+  given; and by bar of 4 beats (each bar scored on its own, the mean over the segments where the
+  bar has a note in the original or the decoding).
 - **Blend:** for random pairs (A, B) of held-out segments from different pieces, the decoded
   mean embedding. Per feature (pitch-class histogram; rhythm histogram, `roll`), with d the
   total-variation distance: the share of pairs whose blend is closer to A and to B than A and B
@@ -24,11 +26,12 @@ import numpy as np
 import torch
 
 from gansynth.sequence.ae_export import AutoencoderModel
-from gansynth.sequence.autoencoder import decode_rolls, encode_rolls, segment_f1
+from gansynth.sequence.autoencoder import decode_rolls, encode_rolls, f1_summary, reconstruct_rolls
 from gansynth.sequence.roll import ONSET, pitch_class_histogram, rhythm_histogram, tv_distance
 
 FEATURES = ("pitch classes", "rhythm")
 MIN_NOTES = 4  # segments with fewer onsets are not used as blend / interpolation ends
+BAR_BEATS = 4  # beats per bar for the F1 by bar
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,18 @@ class AutoencoderReport:
     pairs: int
     steps: int
     features: dict[str, FeatureFigures]
+    f1_by_bar: list[float]
+    f1_by_group: dict[str, tuple[int, float, float]]  # group -> (segments, mean F1, pooled F1)
 
     def format(self) -> str:
         lines = [f"{'held-out segments':<46} {self.segments}",
                  f"{'reconstruction note F1 (mean over segments)':<46} {self.f1_mean:.3f}",
                  f"{'reconstruction note F1 (pooled over notes)':<46} {self.f1_pooled:.3f}",
-                 "",
+                 f"{'  by bar of ' + str(BAR_BEATS) + ' beats (mean)':<46} "
+                 + " / ".join(f"{f:.3f}" for f in self.f1_by_bar)]
+        for group, (count, mean, pooled) in (self.f1_by_group.items() if len(self.f1_by_group) > 1 else ()):
+            lines.append(f"{'  ' + group + f' ({count} segments), mean / pooled':<46} {mean:.3f} / {pooled:.3f}")
+        lines += ["",
                  f"{self.pairs} pairs of held-out segments; interpolation in {self.steps} steps",
                  f"{'':<46} " + " ".join(f"{name:>13}" for name in FEATURES)]
         rows = (("blend between A and B (share of pairs)", "blend_between"),
@@ -87,14 +96,34 @@ def _spearman(values: np.ndarray) -> float:
     return float(np.corrcoef(ranks, positions)[0, 1])
 
 
+def f1_by_bar(references: np.ndarray, estimates: np.ndarray, bar_steps: int) -> list[float]:
+    """Mean F1 per bar of `bar_steps` steps of segments (N, T, 2, P), over the segments where the
+    bar has a note in the reference or the estimate (NaN where none has)."""
+    figures = []
+    for start in range(0, references.shape[1], bar_steps):
+        ref, est = references[:, start: start + bar_steps], estimates[:, start: start + bar_steps]
+        sounding = ref[:, :, ONSET].any(axis=(1, 2)) | est[:, :, ONSET].any(axis=(1, 2))
+        figures.append(f1_summary(ref[sounding], est[sounding])[0])
+    return figures
+
+
 @torch.no_grad()
 def evaluate_autoencoder(loaded: AutoencoderModel, valid: np.ndarray, piece_of: np.ndarray,
-                         pairs: int = 64, steps: int = 5, seed: int = 0) -> AutoencoderReport:
+                         pairs: int = 64, steps: int = 5, seed: int = 0,
+                         group_of: np.ndarray | None = None) -> AutoencoderReport:
     """The figures of the module doc on held-out segments `valid` (N, T, 2, P); piece_of (N,)
-    names the piece of each segment (pairs never join two segments of one piece)."""
+    names the piece of each segment (pairs never join two segments of one piece); group_of (N,)
+    str, optional, the group of each segment for the F1 by group."""
     model, roll = loaded.model, loaded.config.roll
     model.eval()
-    f1_mean, f1_pooled = segment_f1(model, valid)
+    reconstructed = reconstruct_rolls(model, valid)
+    f1_mean, f1_pooled = f1_summary(valid, reconstructed)
+    by_bar = f1_by_bar(valid, reconstructed, BAR_BEATS * roll.steps_per_beat)
+    by_group: dict[str, tuple[int, float, float]] = {}
+    if group_of is not None:
+        for group in sorted(set(group_of.tolist())):
+            chosen_rows = group_of == group
+            by_group[group] = (int(chosen_rows.sum()), *f1_summary(valid[chosen_rows], reconstructed[chosen_rows]))
     rng = np.random.default_rng(seed)
     usable = np.nonzero(valid[:, :, ONSET].sum(axis=(1, 2)) >= MIN_NOTES)[0]
     chosen: list[tuple[int, int]] = []
@@ -139,4 +168,4 @@ def evaluate_autoencoder(loaded: AutoencoderModel, valid: np.ndarray, piece_of: 
     figures = {name: FeatureFigures(mean(name, "between"), mean(name, "closer"), mean(name, "pair"),
                                     mean(name, "blend"), mean(name, "random"), mean(name, "spearman"),
                                     mean(name, "monotone")) for name in FEATURES}
-    return AutoencoderReport(len(valid), f1_mean, f1_pooled, len(chosen), steps, figures)
+    return AutoencoderReport(len(valid), f1_mean, f1_pooled, len(chosen), steps, figures, by_bar, by_group)

@@ -167,21 +167,31 @@ def decode_rolls(model: SequenceAutoencoder, z: torch.Tensor, temperature: float
     return roll_from_voices(model.generate(z, temperature, generator).cpu().numpy(), model.pitches)
 
 
-def segment_f1(model: SequenceAutoencoder, rolls: np.ndarray, batch: int = 256) -> tuple[float, float]:
-    """Reconstruction of segments (N, T, 2, P) from their embeddings (posterior means, decoded
-    with temperature 0): (mean F1 over segments, F1 over all notes pooled), see `roll.onset_f1`."""
+def reconstruct_rolls(model: SequenceAutoencoder, rolls: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Segments (N, T, 2, P) decoded (temperature 0) from the posterior means of `rolls`."""
+    parts = [decode_rolls(model, encode_rolls(model, rolls[start: start + batch]))
+             for start in range(0, len(rolls), batch)]
+    return np.concatenate([np.zeros((0, *rolls.shape[1:]), bool), *parts])
+
+
+def f1_summary(references: np.ndarray, estimates: np.ndarray) -> tuple[float, float]:
+    """(mean F1 over segments, F1 over all notes pooled) of estimated segments (N, T, 2, P)
+    against references, see `roll.onset_f1`; NaN for no segments."""
     scores, hits, notes = [], 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(rolls), batch):
-            decoded = decode_rolls(model, encode_rolls(model, rolls[start: start + batch]))
-            for ref, est in zip(rolls[start: start + batch], decoded, strict=True):
-                f1, n_ref, n_est = onset_f1(ref, est)
-                scores.append(f1)
-                hits += f1 * (n_ref + n_est) / 2.0
-                notes += n_ref + n_est
+    for ref, est in zip(references, estimates, strict=True):
+        f1, n_ref, n_est = onset_f1(ref, est)
+        scores.append(f1)
+        hits += f1 * (n_ref + n_est) / 2.0
+        notes += n_ref + n_est
     mean = float(np.mean(scores)) if scores else math.nan
     pooled = 2.0 * hits / notes if notes else math.nan
     return mean, pooled
+
+
+def segment_f1(model: SequenceAutoencoder, rolls: np.ndarray, batch: int = 256) -> tuple[float, float]:
+    """Reconstruction of segments (N, T, 2, P) from their embeddings (posterior means, decoded
+    with temperature 0): (mean F1 over segments, F1 over all notes pooled), see `roll.onset_f1`."""
+    return f1_summary(rolls, reconstruct_rolls(model, rolls, batch))
 
 
 def reconstruction_loss(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ from gansynth.config import (
 from gansynth.errors import BadInputError, ConfigError
 from gansynth.score import Note, score_from_midi, score_from_notes, score_to_midi
 from gansynth.sequence import DEFAULT_AUTOENCODER, embed
-from gansynth.sequence.ae_evaluation import evaluate_autoencoder
+from gansynth.sequence.ae_evaluation import evaluate_autoencoder, f1_by_bar
 from gansynth.sequence.ae_export import export_autoencoder, load_autoencoder
 from gansynth.sequence.ae_train import (
     AutoencoderLightningModule,
@@ -388,12 +388,32 @@ def test_reconstruct_blend_interpolate_and_random(model_file: Path, example_midi
 def test_evaluation_reports_figures(model_file: Path, fitted: tuple[SequenceAutoencoder, np.ndarray]) -> None:
     loaded = load_autoencoder(model_file)
     _, rolls = fitted
-    report = evaluate_autoencoder(loaded, rolls, np.arange(len(rolls)), pairs=6, steps=4)
+    groups = np.array(["folk", "chorale"])[np.arange(len(rolls)) % 2]
+    report = evaluate_autoencoder(loaded, rolls, np.arange(len(rolls)), pairs=6, steps=4, group_of=groups)
     assert report.f1_mean > 0.7 and report.pairs == 6
+    assert len(report.f1_by_bar) == ROLL.segment_beats // 4
+    assert all(0.0 <= f <= 1.0 for f in report.f1_by_bar)
+    assert set(report.f1_by_group) == {"folk", "chorale"}
+    counts = {g: c for g, (c, _, _) in report.f1_by_group.items()}
+    assert counts == {"folk": (len(rolls) + 1) // 2, "chorale": len(rolls) // 2}
+    weighted = sum(c * mean for c, mean, _ in report.f1_by_group.values()) / len(rolls)
+    assert weighted == pytest.approx(report.f1_mean)
+    assert "folk (" in report.format() and "by bar of 4 beats" in report.format()
     for figures in report.features.values():
         assert 0.0 <= figures.blend_between <= 1.0 and -1.0 <= figures.interpolation_spearman <= 1.0
         assert figures.distance_pair > 0.0
     assert "reconstruction note F1 (mean over segments)" in report.format()
+
+
+def test_f1_by_bar_scores_each_bar_on_its_own() -> None:
+    reference = np.zeros((2, 16, 2, 5), bool)
+    reference[:, [0, 4, 8], ONSET, 2] = True  # notes in bars 1-3 of 4 steps; bar 4 silent
+    estimate = reference.copy()
+    estimate[0, 4, ONSET, 2] = False  # segment 0 loses bar 2's note
+    estimate[1, 9, ONSET, 2], estimate[1, 8, ONSET, 2] = True, False  # one step late: a match
+    figures = f1_by_bar(reference, estimate, 4)
+    assert figures[0] == 1.0 and figures[1] == 0.5 and figures[2] == 1.0
+    assert np.isnan(figures[3])
 
 
 # --- CLI -------------------------------------------------------------------------------------
