@@ -458,8 +458,6 @@ def _evaluate_primer(args: argparse.Namespace) -> int:
 
 
 def _evaluate_autoencoder(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from gansynth.sequence.ae_evaluation import evaluate_autoencoder
     from gansynth.sequence.ae_export import load_autoencoder
     from gansynth.sequence.ae_train import build_segment_corpus
@@ -471,10 +469,8 @@ def _evaluate_autoencoder(args: argparse.Namespace) -> int:
     corpus = build_segment_corpus(loaded.config, midi_dir=args.corpus)
     if len(corpus.valid) == 0:
         raise BadInputError(f"{args.corpus or loaded.config.data.midi_dir}: no held-out segments with notes")
-    groups = np.array([name.split("/")[0] if "/" in name else "(top folder)"
-                       for name in corpus.valid_names])
     report = evaluate_autoencoder(loaded, corpus.valid, corpus.valid_piece, pairs=pairs, steps=steps,
-                                  seed=seed, group_of=groups[corpus.valid_piece] if len(groups) else None)
+                                  seed=seed, group_of=corpus.valid_groups())
     print(f"corpus: {corpus.describe()}")
     print(report.format())
     return 0

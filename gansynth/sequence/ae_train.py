@@ -85,6 +85,12 @@ class SegmentCorpus:
         return (f"{len(self.train_names)} train files ({len(self.train)} segments), "
                 f"{len(self.valid_names)} valid files ({len(self.valid)} segments); skipped: {skipped}")
 
+    def valid_groups(self) -> np.ndarray:
+        """(M,) str: the top folder of each held-out segment's file ("(top folder)" for a file
+        directly in the corpus folder)."""
+        folders = [name.split("/")[0] if "/" in name else "(top folder)" for name in self.valid_names]
+        return np.array(folders, dtype=str)[self.valid_piece]
+
 
 def _with_notes(rolls: np.ndarray) -> np.ndarray:
     return rolls[rolls[:, :, ONSET].any(axis=(1, 2))]

@@ -405,6 +405,22 @@ def test_evaluation_reports_figures(model_file: Path, fitted: tuple[SequenceAuto
     assert "reconstruction note F1 (mean over segments)" in report.format()
 
 
+def test_held_out_segments_are_grouped_by_top_folder(example_midi: list[Path], tmp_path: Path) -> None:
+    root = tmp_path / "corpus"
+    expected = {"loose.mid": "(top folder)"}
+    for k, p in enumerate(example_midi):
+        expected[p.name] = "bach" if k % 2 else "essen"
+        (root / expected[p.name]).mkdir(parents=True, exist_ok=True)
+        (root / expected[p.name] / p.name).write_bytes(p.read_bytes())
+    (root / "loose.mid").write_bytes(example_midi[0].read_bytes())
+    config = AutoencoderExperimentConfig(model=TINY.model, roll=ROLL, train=TINY.train,
+                                         data=AutoencoderDataConfig(midi_dir=str(root), valid_fraction=0.5))
+    corpus = build_segment_corpus(config)
+    groups = corpus.valid_groups()
+    assert groups.shape == (len(corpus.valid),) and len(groups) > 0
+    assert [str(g) for g in groups] == [expected[Path(corpus.valid_names[i]).name] for i in corpus.valid_piece]
+
+
 def test_f1_by_bar_scores_each_bar_on_its_own() -> None:
     reference = np.zeros((2, 16, 2, 5), bool)
     reference[:, [0, 4, 8], ONSET, 2] = True  # notes in bars 1-3 of 4 steps; bar 4 silent
